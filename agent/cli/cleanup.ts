@@ -1,0 +1,3 @@
+export async function cleanup(_opts: Record<string, unknown>): Promise<void> {
+  throw new Error('cleanup: not implemented');
+}

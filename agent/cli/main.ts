@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// kna: the node agent and its client commands. Each command loads only what it
+// needs, so `kna get pods` starts quickly.
+import { Command, Option } from 'commander';
+import { ConfigError, errorMessage } from '../util/errors.js';
+import { DEFAULTS, OVERLAYS, PROXY_MODES } from '../config.js';
+import { VERSION } from '../version.js';
+
+const collect = (v: string, prev: string[] = []) => prev.concat(v.split(',').filter(Boolean));
+const program = new Command('kna')
+  .description('kube-node-agent: kubelet, CNI, kube-proxy and overlay in one process.\nRuns the pods of a manifest folder on containerd (standalone), or joins a cluster.')
+  .version(VERSION, '--version')
+  .showHelpAfterError();
+
+const rootDirOption = () => new Option('--root-dir <dir>', 'the agent\'s state directory').default(DEFAULTS.rootDir);
+
+program
+  .command('run')
+  .description('Run the node agent: pods from --manifests (static pods) on containerd over CRI, their network and Services.')
+  .option('--config <file>', 'YAML config file (KubeletConfiguration field names where one exists); flags override it')
+  .option('--node-name <name>', `this node's name (default: hostname, ${DEFAULTS.nodeName})`)
+  .option('--kubeconfig <file>', 'kubeconfig of a control plane; absent = standalone mode')
+  .option('--manifests <dir>', 'folder of Pod manifests (static pods) and, in standalone mode, Services, ConfigMaps, Secrets')
+  .option('--container-runtime-endpoint <endpoint>', `CRI socket (default ${DEFAULTS.containerRuntimeEndpoint})`)
+  .option('--root-dir <dir>', `the agent's state directory (default ${DEFAULTS.rootDir})`)
+  .option('--pod-cidr <cidr>', `this node's pod network (default ${DEFAULTS.podCIDR})`)
+  .option('--cluster-dns <ip>', 'DNS server IP for pods with dnsPolicy ClusterFirst (repeatable)', collect)
+  .option('--cluster-domain <domain>', `cluster DNS domain (default ${DEFAULTS.clusterDomain})`)
+  .addOption(new Option('--proxy-mode <mode>', `Service proxy backend (default ${DEFAULTS.proxyMode})`).choices(PROXY_MODES))
+  .addOption(new Option('--overlay <kind>', `pod network between nodes (default ${DEFAULTS.overlay})`).choices(OVERLAYS))
+  .option('--cni-bin-dir <dir>', `where CNI plugins live (default ${DEFAULTS.cniBinDir})`)
+  .option('--cni-conf-dir <dir>', `where the node's CNI conflist is written (default ${DEFAULTS.cniConfDir})`)
+  .option('--healthz-bind-address <host:port>', `healthz endpoint (default ${DEFAULTS.healthzBindAddress})`)
+  .option('--metrics-bind-address <host:port>', `Prometheus metrics endpoint (default ${DEFAULTS.metricsBindAddress})`)
+  .option('--service-cluster-ip-range <cidr>', `Service IP range (default ${DEFAULTS.serviceClusterIPRange})`)
+  .option('--cluster-cidr <cidr>', 'pod network of the whole cluster; traffic from outside it to Services is masqueraded')
+  .option('--nodeport-addresses <cidr>', 'node addresses that accept NodePorts (repeatable; default all)', collect)
+  .option('--masquerade-all', 'masquerade all Service traffic')
+  .addOption(new Option('--log-format <format>', 'json (default) or text').choices(['json', 'text']))
+  .option('--log-level <level>', 'trace, debug, info, warn, error')
+  .action(async (opts: Record<string, unknown>) => {
+    const { resolveConfig } = await import('../config.js');
+    const { runAgent } = await import('../agent.js');
+    const { config: file, ...flags } = opts;
+    const map: Record<string, string> = { podCidr: 'podCIDR', clusterDns: 'clusterDNS', serviceClusterIpRange: 'serviceClusterIPRange', clusterCidr: 'clusterCIDR' };
+    const renamed = Object.fromEntries(Object.entries(flags).map(([k, v]) => [map[k] ?? k, v]));
+    await runAgent(resolveConfig(renamed, file as string | undefined));
+  });
+
+const get = program.command('get').description('Show what the running agent holds.');
+get
+  .command('pods')
+  .description('List the pods of this node with their status (as the running agent sees them).')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'wide', 'yaml']))
+  .addOption(rootDirOption())
+  .action(async (opts: { output?: string; rootDir: string }) => {
+    const { getPods } = await import('./get.js');
+    await getPods(opts.rootDir, opts.output);
+  });
+
+program
+  .command('logs')
+  .description('Print the logs of a container of a pod on this node.')
+  .argument('<pod>', 'pod name, or NAMESPACE/NAME')
+  .option('-c, --container <name>', 'container name (default: the only or first container)')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('-f, --follow', 'keep streaming new lines')
+  .option('-p, --previous', 'logs of the previous instance of the container')
+  .option('--tail <n>', 'only the last N lines', (v) => Number.parseInt(v, 10))
+  .option('--timestamps', 'prefix lines with their time')
+  .addOption(rootDirOption())
+  .action(async (pod: string, opts) => {
+    const { logs } = await import('./logs.js');
+    await logs(pod, opts);
+  });
+
+program
+  .command('exec')
+  .description('Run a command in a container of a pod on this node.')
+  .argument('<pod>', 'pod name, or NAMESPACE/NAME')
+  .argument('<command...>', 'command and arguments (after --)')
+  .option('-c, --container <name>', 'container name (default: the first container)')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('-i, --stdin', 'pass stdin to the command')
+  .option('-t, --tty', 'allocate a TTY')
+  .addOption(rootDirOption())
+  .action(async (pod: string, command: string[], opts) => {
+    const { exec } = await import('./exec.js');
+    process.exitCode = await exec(pod, command, opts);
+  });
+
+program
+  .command('cleanup')
+  .description('Remove what the agent made: its pods in containerd, proxy rules, CNI config. Run with the agent stopped.')
+  .option('--container-runtime-endpoint <endpoint>', 'CRI socket', DEFAULTS.containerRuntimeEndpoint)
+  .addOption(rootDirOption())
+  .option('--cni-conf-dir <dir>', 'CNI conf dir', DEFAULTS.cniConfDir)
+  .action(async (opts) => {
+    const { cleanup } = await import('./cleanup.js');
+    await cleanup(opts);
+  });
+
+program
+  .command('cni-config')
+  .description('Write the node\'s CNI conflist for a pod CIDR (the agent does this itself at start).')
+  .requiredOption('--pod-cidr <cidr>', 'the node\'s pod network')
+  .option('--cni-conf-dir <dir>', 'CNI conf dir', DEFAULTS.cniConfDir)
+  .action(async (opts: { podCidr: string; cniConfDir: string }) => {
+    const { writeCniConfig } = await import('../network/cni-config.js');
+    await writeCniConfig(opts.cniConfDir, [opts.podCidr]);
+  });
+
+program
+  .command('version')
+  .description('Print the agent version and the container runtime it talks to.')
+  .action(() => {
+    console.log(`kna ${VERSION} (node ${process.version})`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`kna: ${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});

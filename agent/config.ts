@@ -1,0 +1,148 @@
+// The agent's configuration: flags in kubelet's spirit, optionally a YAML file using
+// KubeletConfiguration field names where one exists. Flags override the file.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import ipaddr from 'ipaddr.js';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './util/errors.js';
+
+export const PROXY_MODES = ['iptables', 'nftables', 'ipvs', 'none'] as const;
+export const OVERLAYS = ['vxlan', 'host-gw', 'none'] as const;
+
+export interface AgentConfig {
+  nodeName: string;
+  kubeconfig?: string;
+  manifests?: string;
+  containerRuntimeEndpoint: string;
+  rootDir: string;
+  podCIDR: string;
+  clusterDNS: string[];
+  clusterDomain: string;
+  proxyMode: (typeof PROXY_MODES)[number];
+  overlay: (typeof OVERLAYS)[number];
+  cniBinDir: string;
+  cniConfDir: string;
+  healthzBindAddress: string;
+  metricsBindAddress: string;
+  serviceClusterIPRange: string;
+  clusterCIDR?: string;
+  nodePortAddresses: string[];
+  masqueradeAll: boolean;
+  logFormat: 'json' | 'text';
+  logLevel: string;
+}
+
+export const DEFAULTS: AgentConfig = {
+  nodeName: hostname().toLowerCase(),
+  containerRuntimeEndpoint: 'unix:///run/kna/containerd/containerd.sock',
+  rootDir: '/var/lib/kna',
+  podCIDR: '10.244.0.0/24',
+  clusterDNS: [],
+  clusterDomain: 'cluster.local',
+  proxyMode: 'iptables',
+  overlay: 'none',
+  cniBinDir: '/opt/kna/cni/bin',
+  cniConfDir: '/etc/kna/cni/net.d',
+  healthzBindAddress: '127.0.0.1:10248',
+  metricsBindAddress: '127.0.0.1:10249',
+  serviceClusterIPRange: '10.96.0.0/12',
+  nodePortAddresses: [],
+  masqueradeAll: false,
+  logFormat: 'json',
+  logLevel: 'info',
+};
+
+const cidr = z.string().refine((s) => {
+  try { ipaddr.parseCIDR(s); return true; } catch { return false; }
+}, 'must be a CIDR such as 10.244.0.0/24');
+const ip = z.string().refine((s) => ipaddr.isValid(s), 'must be an IP address');
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[a-z0-9.-]+):\d{1,5}$/, 'must be HOST:PORT');
+const dns1123 = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lowercase DNS-1123 subdomain');
+
+/** Field checks shared by the file and the flags. Keys are AgentConfig names. */
+const fields = z.object({
+  nodeName: dns1123,
+  kubeconfig: z.string().min(1),
+  manifests: z.string().min(1),
+  containerRuntimeEndpoint: z.string().regex(/^(unix:\/\/)?\/.+/, 'must be unix:///path/to/socket'),
+  rootDir: z.string().startsWith('/', 'must be an absolute path'),
+  podCIDR: cidr,
+  clusterDNS: z.array(ip),
+  clusterDomain: dns1123,
+  proxyMode: z.enum(PROXY_MODES),
+  overlay: z.enum(OVERLAYS),
+  cniBinDir: z.string().startsWith('/', 'must be an absolute path'),
+  cniConfDir: z.string().startsWith('/', 'must be an absolute path'),
+  healthzBindAddress: hostPort,
+  metricsBindAddress: hostPort,
+  serviceClusterIPRange: cidr,
+  clusterCIDR: cidr,
+  nodePortAddresses: z.array(cidr),
+  masqueradeAll: z.boolean(),
+  logFormat: z.enum(['json', 'text']),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
+}).partial().strict();
+
+/** KubeletConfiguration (and KubeProxyConfiguration) names → ours. */
+const FILE_ALIASES: Record<string, keyof AgentConfig> = {
+  staticPodPath: 'manifests',
+  podCIDR: 'podCIDR',
+  clusterDNS: 'clusterDNS',
+  clusterDomain: 'clusterDomain',
+  containerRuntimeEndpoint: 'containerRuntimeEndpoint',
+  clusterCIDR: 'clusterCIDR',
+  nodePortAddresses: 'nodePortAddresses',
+  mode: 'proxyMode',
+};
+
+/** The flag that sets an AgentConfig field: podCIDR → pod-cidr. */
+export function flagName(field: string): string {
+  return field.replace(/CIDR|DNS|IP/g, (m) => m[0] + m.slice(1).toLowerCase()).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+function check(input: Record<string, unknown>, where: string): Partial<AgentConfig> {
+  const r = fields.safeParse(input);
+  if (r.success) return r.data as Partial<AgentConfig>;
+  const issue = r.error.issues[0]!;
+  let path = issue.path.map(String).join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '');
+  if (where === '--') path = flagName(path.split('.')[0]!);
+  throw new ConfigError(`${where}${path}`, issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
+}
+
+/** Reads a YAML config file; kind/apiVersion are allowed and ignored. */
+export function loadConfigFile(path: string): Partial<AgentConfig> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(path, `cannot read config: ${(err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(path, 'must be a YAML mapping');
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    if (k === 'kind' || k === 'apiVersion') continue;
+    if (k === 'healthzBindAddress' || k === 'healthzPort') continue; // combined below
+    raw[FILE_ALIASES[k] ?? k] = v;
+  }
+  const d = doc as Record<string, unknown>;
+  if (d.healthzBindAddress !== undefined || d.healthzPort !== undefined) {
+    raw.healthzBindAddress = `${String(d.healthzBindAddress ?? '127.0.0.1')}:${String(d.healthzPort ?? 10248)}`;
+  }
+  return check(raw, `${path}: `);
+}
+
+/** Defaults, then the file, then flags (already in AgentConfig names). */
+export function resolveConfig(flags: Partial<Record<keyof AgentConfig, unknown>>, file?: string): AgentConfig {
+  const fromFile = file ? loadConfigFile(file) : {};
+  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  const fromFlags = check(defined, '--');
+  const cfg: AgentConfig = { ...DEFAULTS, ...fromFile, ...fromFlags };
+  cfg.containerRuntimeEndpoint = cfg.containerRuntimeEndpoint.replace(/^(?!unix:\/\/)/, 'unix://');
+  return cfg;
+}
+
+export function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
+}
