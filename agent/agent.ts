@@ -4,9 +4,18 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentConfig } from './config.js';
-import { writeCniConfig } from './network/cni-config.js';
-import { serveLocalApi, type NodeApi } from './server/local-api.js';
+import { CriClient } from './cri/client.js';
+import { referenceConflist, writeCniConfig } from './network/cni-config.js';
+import { Backoff } from './pods/backoff.js';
+import { ImageManager } from './pods/images.js';
+import { PodManager, podMetrics } from './pods/manager.js';
+import { nodeFacts } from './pods/node-info.js';
+import { ObjectStore } from './pods/object-store.js';
+import { Relister } from './pods/pleg.js';
+import { ProbeManager } from './pods/probes/index.js';
+import { ManifestSource } from './pods/source.js';
 import { serveHealthz, serveMetrics } from './server/http.js';
+import { serveLocalApi } from './server/local-api.js';
 import { createLogger, setLogger } from './util/log.js';
 import { VERSION } from './version.js';
 
@@ -20,16 +29,30 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  await writeCniConfig(cfg.cniConfDir, [cfg.podCIDR]);
+  await writeCniConfig(cfg.cniConfDir, [cfg.podCIDR], referenceConflist([cfg.podCIDR], cfg.cniBridge, `${cfg.rootDir}/cni/networks`));
 
-  const api: NodeApi = {
-    listPods: () => [],
-    containerLogs: async () => {},
-    execUrl: async () => { throw new Error('no pods'); },
-  };
+  const cri = CriClient.connect(cfg.containerRuntimeEndpoint);
+  const node = await nodeFacts(cfg);
+  const relister = new Relister(cri);
+  const objects = new ObjectStore();
+  const probes = new ProbeManager({ execSync: (id, cmd, t) => cri.execSync(id, cmd, t), log });
+  const manager = new PodManager(cri, relister, {
+    images: new ImageManager(cri), node, objects, probes, backoff: new Backoff(), log,
+  }, podMetrics(registry), log);
+  probes.on('result', (ev: { podUid: string }) => manager.wakePod(ev.podUid));
+
+  const source = cfg.manifests ? new ManifestSource(cfg.manifests, cfg.nodeName, log) : undefined;
+  source?.on('update', (state) => {
+    objects.replace(state.objects);
+    manager.setDesired(objects.pods());
+  });
+  await source?.start();
+  if (!source) manager.setDesired([]);
+  manager.start();
+
   const servers: Server[] = [
-    await serveLocalApi(api, cfg.rootDir),
-    await serveHealthz(cfg.healthzBindAddress, {}),
+    await serveLocalApi(manager, cfg.rootDir),
+    await serveHealthz(cfg.healthzBindAddress, { pods: () => manager.healthy() }),
     await serveMetrics(cfg.metricsBindAddress, registry),
   ];
   log.info({ healthz: cfg.healthzBindAddress, metrics: cfg.metricsBindAddress }, 'kna is running');
@@ -39,5 +62,9 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  source?.stop();
+  await manager.stop();
+  probes.stop();
+  cri.close();
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
 }

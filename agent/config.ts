@@ -23,6 +23,7 @@ export interface AgentConfig {
   overlay: (typeof OVERLAYS)[number];
   cniBinDir: string;
   cniConfDir: string;
+  cniBridge: string;
   healthzBindAddress: string;
   metricsBindAddress: string;
   serviceClusterIPRange: string;
@@ -44,6 +45,7 @@ export const DEFAULTS: AgentConfig = {
   overlay: 'none',
   cniBinDir: '/opt/kna/cni/bin',
   cniConfDir: '/etc/kna/cni/net.d',
+  cniBridge: 'kna0',
   healthzBindAddress: '127.0.0.1:10248',
   metricsBindAddress: '127.0.0.1:10249',
   serviceClusterIPRange: '10.96.0.0/12',
@@ -74,6 +76,7 @@ const fields = z.object({
   overlay: z.enum(OVERLAYS),
   cniBinDir: z.string().startsWith('/', 'must be an absolute path'),
   cniConfDir: z.string().startsWith('/', 'must be an absolute path'),
+  cniBridge: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, 'must be a Linux interface name (at most 15 characters)'),
   healthzBindAddress: hostPort,
   metricsBindAddress: hostPort,
   serviceClusterIPRange: cidr,

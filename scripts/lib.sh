@@ -92,7 +92,7 @@ ensure_cni() {
   # containerd ignores conflists created after it started: make one before it starts;
   # the agent rewrites it in place with its own pod CIDR.
   if [ ! -f "$KNA_CNI_CONF/10-kna.conflist" ]; then
-    node "$KNA_SRC/dist/agent/cli/main.js" cni-config --pod-cidr "$KNA_POD_CIDR" --cni-conf-dir "$KNA_CNI_CONF"
+    node "$KNA_SRC/dist/agent/cli/main.js" cni-config --pod-cidr "$KNA_POD_CIDR" --cni-conf-dir "$KNA_CNI_CONF" --root-dir "$KNA_ROOT"
   fi
 }
 

@@ -1,3 +1,42 @@
-export async function cleanup(_opts: Record<string, unknown>): Promise<void> {
-  throw new Error('cleanup: not implemented');
+// `kna cleanup`: removes what the agent made, for down.sh and mode changes. Pods go
+// through CRI (so CNI DEL runs and IPs are released), then their volumes (tmpfs
+// mounts), cgroups, and the node's CNI config.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CriClient } from '../cri/client.js';
+import { isNotFound } from '../cri/errors.js';
+import { CONFLIST_NAME } from '../network/cni-config.js';
+import { removeCgroup } from '../pods/cgroups.js';
+import { L, MANAGED_BY } from '../pods/labels.js';
+import { cgroupParent } from '../pods/qos.js';
+import { teardownVolumes } from '../pods/volumes/index.js';
+
+export interface CleanupOptions {
+  containerRuntimeEndpoint: string;
+  rootDir: string;
+  cniConfDir: string;
+}
+
+export async function cleanup(o: CleanupOptions): Promise<void> {
+  const cri = CriClient.connect(o.containerRuntimeEndpoint);
+  const uids = new Set<string>();
+  try {
+    const sandboxes = await cri.listPodSandbox({ labelSelector: { [L.managedBy]: MANAGED_BY } });
+    const ignoreGone = (err: unknown) => { if (!isNotFound(err)) throw err; };
+    for (const s of sandboxes) {
+      await cri.stopPodSandbox(s.id).catch(ignoreGone);
+      await cri.removePodSandbox(s.id).catch(ignoreGone);
+      const uid = s.labels[L.podUid];
+      if (uid) uids.add(uid);
+    }
+    console.log(`removed ${sandboxes.length} pod sandbox(es)`);
+  } finally {
+    cri.close();
+  }
+  for (const uid of await readdir(join(o.rootDir, 'pods')).catch(() => [])) uids.add(uid);
+  for (const uid of uids) {
+    await teardownVolumes(uid, { rootDir: o.rootDir });
+    for (const q of ['Guaranteed', 'Burstable', 'BestEffort'] as const) await removeCgroup(cgroupParent(q, uid));
+  }
+  await rm(join(o.cniConfDir, CONFLIST_NAME), { force: true });
 }

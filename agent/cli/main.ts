@@ -30,6 +30,7 @@ program
   .addOption(new Option('--overlay <kind>', `pod network between nodes (default ${DEFAULTS.overlay})`).choices(OVERLAYS))
   .option('--cni-bin-dir <dir>', `where CNI plugins live (default ${DEFAULTS.cniBinDir})`)
   .option('--cni-conf-dir <dir>', `where the node's CNI conflist is written (default ${DEFAULTS.cniConfDir})`)
+  .option('--cni-bridge <name>', `the pod network's Linux bridge (default ${DEFAULTS.cniBridge})`)
   .option('--healthz-bind-address <host:port>', `healthz endpoint (default ${DEFAULTS.healthzBindAddress})`)
   .option('--metrics-bind-address <host:port>', `Prometheus metrics endpoint (default ${DEFAULTS.metricsBindAddress})`)
   .option('--service-cluster-ip-range <cidr>', `Service IP range (default ${DEFAULTS.serviceClusterIPRange})`)
@@ -105,9 +106,13 @@ program
   .description('Write the node\'s CNI conflist for a pod CIDR (the agent does this itself at start).')
   .requiredOption('--pod-cidr <cidr>', 'the node\'s pod network')
   .option('--cni-conf-dir <dir>', 'CNI conf dir', DEFAULTS.cniConfDir)
-  .action(async (opts: { podCidr: string; cniConfDir: string }) => {
-    const { writeCniConfig } = await import('../network/cni-config.js');
-    await writeCniConfig(opts.cniConfDir, [opts.podCidr]);
+  .option('--cni-bridge <name>', 'the pod network\'s Linux bridge', DEFAULTS.cniBridge)
+  .addOption(rootDirOption())
+  .action(async (opts: { podCidr: string; cniConfDir: string; cniBridge: string; rootDir: string }) => {
+    const { resolveConfig } = await import('../config.js');
+    const { referenceConflist, writeCniConfig } = await import('../network/cni-config.js');
+    const cfg = resolveConfig({ podCIDR: opts.podCidr, cniConfDir: opts.cniConfDir, cniBridge: opts.cniBridge, rootDir: opts.rootDir });
+    await writeCniConfig(cfg.cniConfDir, [cfg.podCIDR], referenceConflist([cfg.podCIDR], cfg.cniBridge, `${cfg.rootDir}/cni/networks`));
   });
 
 program

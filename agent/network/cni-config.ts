@@ -8,7 +8,7 @@ export const NETWORK_NAME = 'kna';
 export const BRIDGE_NAME = 'kna0';
 
 /** Debian's reference chain: bridge + host-local + portmap (the baseline; kna-cni replaces it). */
-export function referenceConflist(podCidrs: string[], bridge = BRIDGE_NAME, name = NETWORK_NAME): object {
+export function referenceConflist(podCidrs: string[], bridge = BRIDGE_NAME, dataDir?: string, name = NETWORK_NAME): object {
   return {
     cniVersion: '1.0.0',
     name,
@@ -19,7 +19,7 @@ export function referenceConflist(podCidrs: string[], bridge = BRIDGE_NAME, name
         isGateway: true,
         ipMasq: true,
         hairpinMode: true,
-        ipam: { type: 'host-local', ranges: podCidrs.map((subnet) => [{ subnet }]), routes: [{ dst: '0.0.0.0/0' }] },
+        ipam: { type: 'host-local', ranges: podCidrs.map((subnet) => [{ subnet }]), routes: [{ dst: '0.0.0.0/0' }], ...(dataDir ? { dataDir } : {}) },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],

@@ -1,0 +1,392 @@
+// One worker per pod, as kubelet's pod workers: syncs are serialised per pod, woken
+// by spec changes, relist events, probe results and timers. A sync observes the
+// runtime, asks the pure decision logic what to do, does it, and recomputes status.
+import type { CriClient } from '../cri/client.js';
+import { isNotFound } from '../cri/errors.js';
+import { ContainerState, PodSandboxState, type Container, type ContainerStatus, type PodSandboxConfig } from '../cri/types.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { Container as ContainerSpec, Pod, PodStatus } from './api-types.js';
+import type { Backoff } from './backoff.js';
+import { containerConfig, type ContainerKind } from './container-config.js';
+import { EnvError, resolveCommand, resolveEnv } from './env.js';
+import { ImagePullError, type ImageManager, type PullPolicy } from './images.js';
+import { A } from './labels.js';
+import { removeCgroup } from './cgroups.js';
+import { cgroupParent } from './qos.js';
+import { runHook } from './lifecycle/index.js';
+import type { Relister, RuntimePod } from './pleg.js';
+import type { ProbeManager } from './probes/index.js';
+import { containerResources } from './resources.js';
+import { commitBackoff, computePodActions, containerHash, type ContainerObservation, type ContainerStart, type ProbeResults, type SandboxObservation } from './restart.js';
+import { sandboxConfig, type NodeContext } from './sandbox-config.js';
+import { computePodStatus, type Waiting } from './status.js';
+import { containerMounts, prepareVolumes, teardownVolumes, writeEtcHosts, type PreparedVolumes } from './volumes/index.js';
+import type { ObjectStore } from './object-store.js';
+
+export interface WorkerDeps {
+  cri: CriClient;
+  relister: Relister;
+  images: ImageManager;
+  node: NodeContext & { hostIPs: string[]; memoryCapacity: number; allocatable: { cpu: string; memory: string } };
+  objects: ObjectStore;
+  probes: ProbeManager;
+  backoff: Backoff;
+  log: Logger;
+  onStatus(pod: Pod, status: PodStatus): void;
+  onRunning(pod: Pod, firstSeen: number): void;
+}
+
+type Phase = 'syncing' | 'terminating' | 'terminated';
+
+/** Container statuses of exited containers never change: cache them by id. */
+const exitedStatusCache = new Map<string, ContainerStatus>();
+
+export class PodWorker {
+  private phase: Phase = 'syncing';
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private waiting = new Map<string, Waiting>();
+  private volumes: PreparedVolumes | undefined;
+  private sandboxIPs = new Map<string, string[]>();
+  private status: PodStatus | undefined;
+  private readonly firstSeen = Date.now();
+  private reportedRunning = false;
+  private readonly log: Logger;
+
+  constructor(public pod: Pod, private readonly d: WorkerDeps) {
+    this.log = d.log.child({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid: pod.metadata.uid });
+  }
+
+  get uid(): string {
+    return this.pod.metadata.uid;
+  }
+
+  get terminated(): boolean {
+    return this.phase === 'terminated';
+  }
+
+  /** New spec for the same UID (labels, annotations: nothing that restarts containers by itself). */
+  update(pod: Pod): void {
+    this.pod = pod;
+    this.wake();
+  }
+
+  /** Schedules a sync; several wakes during a sync coalesce into one more. */
+  wake(): void {
+    if (this.phase === 'terminated') return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          if (this.phase === 'terminating') await this.terminateNow();
+          else await this.sync();
+        } catch (err) {
+          this.log.error({ err: errorMessage(err) }, 'pod sync failed; will retry');
+          this.rearm(2_000);
+        }
+      } while (this.again && this.phase !== 'terminated');
+    })().finally(() => { this.running = undefined; });
+  }
+
+  /** Stops and removes everything of the pod; resolves when done. */
+  async terminate(): Promise<void> {
+    this.phase = this.phase === 'terminated' ? 'terminated' : 'terminating';
+    this.wake();
+    while (this.running) await this.running;
+  }
+
+  /** Waits for the sync in flight (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private rearm(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), ms);
+    this.timer.unref();
+  }
+
+  // ------------------------------------------------------------------ observe
+
+  private async containerStatus(c: Container): Promise<ContainerStatus | undefined> {
+    const cached = exitedStatusCache.get(c.id);
+    if (cached) return cached;
+    try {
+      const st = await this.d.cri.containerStatus(c.id);
+      if (st.state === ContainerState.EXITED) exitedStatusCache.set(c.id, st);
+      return st;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private async observe(rt: RuntimePod | undefined): Promise<{ sandboxes: SandboxObservation[]; containers: ContainerObservation[] }> {
+    const sandboxes: SandboxObservation[] = [];
+    for (const sb of rt?.sandboxes ?? []) {
+      const ready = sb.state === PodSandboxState.READY;
+      let ips = this.pod.spec.hostNetwork ? this.d.node.hostIPs : this.sandboxIPs.get(sb.id);
+      if (!ips && ready) {
+        const st = await this.d.cri.podSandboxStatus(sb.id);
+        ips = [st.status.network?.ip, ...(st.status.network?.additionalIps ?? []).map((i) => i.ip)].filter((x): x is string => !!x);
+        this.sandboxIPs.set(sb.id, ips);
+      }
+      sandboxes.push({ id: sb.id, ready, attempt: sb.metadata?.attempt ?? 0, podIPs: ips ?? [], createdAt: sb.createdAt });
+    }
+    const containers: ContainerObservation[] = [];
+    for (const spec of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) {
+      const instances = (rt?.containers ?? []).filter((c) => c.metadata?.name === spec.name);
+      const latest = instances[0];
+      if (!latest) continue;
+      const st = await this.containerStatus(latest);
+      if (!st) continue;
+      const prevContainer = instances.slice(1).find((c) => c.state === ContainerState.EXITED);
+      const prev = prevContainer ? await this.containerStatus(prevContainer) : undefined;
+      containers.push({
+        name: spec.name,
+        containerId: st.id,
+        sandboxId: latest.podSandboxId,
+        image: spec.image,
+        imageRef: st.imageRef,
+        state: stateName(st.state),
+        exitCode: st.exitCode,
+        reason: st.reason,
+        message: st.message,
+        createdAt: st.createdAt,
+        startedAt: st.startedAt,
+        finishedAt: st.finishedAt,
+        restartCount: Number(st.annotations[A.restartCount] ?? 0),
+        ...(st.annotations[A.containerHash] ? { hash: st.annotations[A.containerHash] } : {}),
+        ...(prev ? { previous: { containerId: prev.id, exitCode: prev.exitCode, reason: prev.reason, message: prev.message, startedAt: prev.startedAt, finishedAt: prev.finishedAt } } : {}),
+      });
+    }
+    return { sandboxes, containers };
+  }
+
+  /** The prober's current results in the shape the decision logic reads. */
+  private probeResults(): Map<string, ProbeResults> {
+    const out = new Map<string, ProbeResults>();
+    const conv = (r: string | undefined) => (r === 'Success' ? 'success' : r === 'Failure' ? 'failure' : undefined);
+    for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) {
+      const r: ProbeResults = {};
+      for (const kind of ['readiness', 'liveness', 'startup'] as const) {
+        const v = conv(this.d.probes.result(this.uid, c.name, kind));
+        if (v) r[kind] = v;
+      }
+      out.set(c.name, r);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ sync
+
+  private async sync(): Promise<void> {
+    const rt = await this.d.relister.refresh(this.uid);
+    const obs = await this.observe(rt);
+    const actions = computePodActions({ pod: this.pod, sandboxes: obs.sandboxes, containers: obs.containers, probes: this.probeResults(), backoff: this.d.backoff });
+    let changed = false;
+
+    if (actions.killPod) {
+      await this.killAll(rt, 'PodSandboxChanged');
+      changed = true;
+    } else {
+      for (const k of actions.containersToKill) {
+        this.log.info({ container: k.name, reason: k.reason }, k.message);
+        await this.killContainer(k.containerId, k.name, this.gracePeriod(), k.reason);
+        changed = true;
+      }
+    }
+    let sandbox = obs.sandboxes.find((s) => s.id === actions.sandboxId && s.ready);
+    if (actions.createSandbox) {
+      sandbox = await this.createSandbox(actions.attempt);
+      changed = true;
+    }
+    const started: ContainerStart[] = [];
+    if (sandbox?.ready) {
+      const cfg = sandboxConfig(this.pod, sandbox.attempt, this.d.node);
+      for (const start of [...actions.initContainersToStart, ...actions.containersToStart]) {
+        if (await this.startContainer(sandbox, cfg, start.name, start.init ? 'init' : 'app')) started.push(start);
+        changed = true;
+      }
+    }
+    commitBackoff(started, this.d.backoff);
+    for (const w of actions.backoff) this.waiting.set(w.name, { reason: w.reason, message: w.message });
+
+    const finalObs = changed ? await this.observe(await this.d.relister.refresh(this.uid)) : obs;
+    this.status = computePodStatus({
+      pod: this.pod,
+      sandboxes: finalObs.sandboxes,
+      containers: finalObs.containers,
+      waiting: this.waiting,
+      probes: this.probeResults(),
+      hostIPs: this.d.node.hostIPs,
+      previous: this.status,
+      now: Date.now(),
+    });
+    this.d.onStatus(this.pod, this.status);
+    if (!this.reportedRunning && this.status.phase === 'Running') {
+      this.reportedRunning = true;
+      this.d.onRunning(this.pod, this.firstSeen);
+    }
+    // A finished pod (Succeeded/Failed) gives its sandbox and IP back, keeping its containers for logs.
+    if (this.status.phase === 'Succeeded' || this.status.phase === 'Failed') {
+      for (const sb of finalObs.sandboxes) if (sb.ready) await this.d.cri.stopPodSandbox(sb.id);
+      this.d.probes.removePod(this.uid);
+    }
+    // Come back when a back-off ends, and at least every 10 s.
+    this.rearm(Math.min(10_000, ...actions.backoff.map((w) => Math.max(100, w.waitMs))));
+  }
+
+  private backoffKey(name: string): string {
+    return `${this.uid}/${name}`;
+  }
+
+  private gracePeriod(): number {
+    return this.pod.spec.terminationGracePeriodSeconds ?? 30;
+  }
+
+  private async createSandbox(attempt: number): Promise<SandboxObservation | undefined> {
+    const cfg = sandboxConfig(this.pod, attempt, this.d.node);
+    try {
+      this.volumes ??= await prepareVolumes(this.pod, { rootDir: this.d.node.rootDir, objects: this.d.objects, nodeAllocatable: this.d.node.allocatable, log: this.log });
+    } catch (err) {
+      for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) {
+        this.waiting.set(c.name, { reason: 'ContainerCreating', message: errorMessage(err) });
+      }
+      this.log.warn({ err: errorMessage(err) }, 'FailedMount');
+      return undefined;
+    }
+    this.log.info({ attempt }, 'creating pod sandbox');
+    const id = await this.d.cri.runPodSandbox(cfg);
+    const st = await this.d.cri.podSandboxStatus(id);
+    const ips = this.pod.spec.hostNetwork
+      ? this.d.node.hostIPs
+      : [st.status.network?.ip, ...(st.status.network?.additionalIps ?? []).map((i) => i.ip)].filter((x): x is string => !!x);
+    this.sandboxIPs.set(id, ips);
+    if (!this.pod.spec.hostNetwork) await writeEtcHosts(this.pod, ips, this.d.node.rootDir);
+    return { id, ready: st.status.state === PodSandboxState.READY, attempt, podIPs: ips, createdAt: st.status.createdAt };
+  }
+
+  /** Creates and starts one container; records kubelet's waiting reason on failure. True when it started. */
+  private async startContainer(sandbox: SandboxObservation, sandboxCfg: PodSandboxConfig, name: string, kind: ContainerKind): Promise<boolean> {
+    const spec = [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
+    if (!spec) return false;
+    const key = this.backoffKey(name);
+    const rt = this.d.relister.pod(this.uid);
+    const previous = rt?.containers.find((c) => c.metadata?.name === name);
+    const restartCount = previous ? Number(previous.annotations[A.restartCount] ?? 0) + 1 : 0;
+    let imageRef: string;
+    try {
+      imageRef = await this.d.images.ensure(spec.image, (spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy, `${this.uid}`);
+    } catch (err) {
+      if (err instanceof ImagePullError) {
+        this.waiting.set(name, { reason: err.reason, message: err.message });
+        this.log.warn({ container: name, reason: err.reason }, err.message);
+        return false;
+      }
+      throw err;
+    }
+    let id: string | undefined;
+    try {
+      const podIP = sandbox.podIPs[0] ?? '';
+      const ns = this.pod.metadata.namespace;
+      const envs = resolveEnv(this.pod, spec, {
+        podIPs: sandbox.podIPs, hostIPs: this.d.node.hostIPs, nodeAllocatable: this.d.node.allocatable,
+        configMaps: this.d.objects.configMapsIn(ns), secrets: this.d.objects.secretsIn(ns),
+      });
+      const { command, args } = resolveCommand(spec, envs);
+      const cfg = containerConfig(this.pod, spec, kind, restartCount, {
+        envs: envs.map(({ name: k, value }) => ({ key: k, value })),
+        ...(command ? { command } : {}),
+        ...(args ? { args } : {}),
+        mounts: await containerMounts(this.pod, spec, this.volumes ?? new Map(), { rootDir: this.d.node.rootDir, podIP }),
+        resources: containerResources(this.pod, spec, this.d.node.memoryCapacity),
+        hash: containerHash(spec),
+      });
+      cfg.image = { image: imageRef, userSpecifiedImage: spec.image };
+      id = await this.d.cri.createContainer(sandbox.id, cfg, sandboxCfg);
+      await this.d.cri.startContainer(id);
+    } catch (err) {
+      const reason = err instanceof EnvError ? 'CreateContainerConfigError' : id ? 'RunContainerError' : 'CreateContainerError';
+      this.waiting.set(name, { reason, message: errorMessage(err) });
+      this.log.warn({ container: name, reason, err: errorMessage(err) }, 'cannot start container');
+      if (id) await this.d.cri.removeContainer(id).catch(() => undefined);
+      this.d.backoff.failed(key, Date.now());
+      return false;
+    }
+    this.waiting.delete(name);
+    this.log.info({ container: name, id, restartCount }, 'started container');
+    if (spec.lifecycle?.postStart) {
+      const r = await runHook(spec.lifecycle.postStart, { execSync: (cid, cmd, t) => this.d.cri.execSync(cid, cmd, t), containerId: id, podIP: sandbox.podIPs[0] ?? '', container: spec, timeoutSec: this.gracePeriod() });
+      if (!r.ok) {
+        this.log.warn({ container: name, message: r.message }, 'FailedPostStartHook');
+        await this.d.cri.stopContainer(id, this.gracePeriod()).catch(() => undefined);
+        this.waiting.set(name, { reason: 'PostStartHookError', message: r.message });
+        return true;
+      }
+    }
+    if (kind === 'app') this.d.probes.addContainer(this.pod, spec, id, sandbox.podIPs[0] ?? '');
+    return true;
+  }
+
+  /** preStop (bounded by the grace period), then StopContainer with what is left of it. */
+  private async killContainer(id: string, name: string, graceSec: number, reason: string): Promise<void> {
+    const spec = [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
+    const started = Date.now();
+    this.d.probes.removeContainer(this.uid, name);
+    if (spec?.lifecycle?.preStop) {
+      const podIP = this.status?.podIP ?? '';
+      const hook = runHook(spec.lifecycle.preStop, { execSync: (cid, cmd, t) => this.d.cri.execSync(cid, cmd, t), containerId: id, podIP, container: spec, timeoutSec: graceSec });
+      const r = await Promise.race([hook, new Promise<undefined>((res) => setTimeout(() => res(undefined), graceSec * 1000).unref())]);
+      if (r && !r.ok) this.log.warn({ container: name, message: r.message }, 'FailedPreStopHook');
+    }
+    // kubelet grants at least 2 s after preStop, so SIGTERM always gets a chance.
+    const left = Math.max(2, Math.ceil(graceSec - (Date.now() - started) / 1000));
+    this.log.info({ container: name, reason, graceSec: left }, 'stopping container');
+    await this.d.cri.stopContainer(id, left).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+  }
+
+  private async killAll(rt: RuntimePod | undefined, reason: string, graceSec = this.gracePeriod()): Promise<void> {
+    const running = (rt?.containers ?? []).filter((c) => c.state === ContainerState.RUNNING || c.state === ContainerState.CREATED);
+    await Promise.all(running.map((c) => this.killContainer(c.id, c.metadata?.name ?? '', graceSec, reason)));
+    for (const s of rt?.sandboxes ?? []) {
+      if (s.state === PodSandboxState.READY) await this.d.cri.stopPodSandbox(s.id).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+    }
+  }
+
+  private async terminateNow(): Promise<void> {
+    const rt = await this.d.relister.refresh(this.uid);
+    this.log.info('terminating pod');
+    this.d.probes.podTerminating(this.uid);
+    await this.killAll(rt, 'Killing');
+    const gone = (err: unknown) => { if (!isNotFound(err)) throw err; };
+    for (const c of rt?.containers ?? []) await this.d.cri.removeContainer(c.id).catch(gone);
+    for (const s of rt?.sandboxes ?? []) await this.d.cri.removePodSandbox(s.id).catch(gone);
+    await teardownVolumes(this.uid, { rootDir: this.d.node.rootDir });
+    // The QoS class of an orphan is unknown: its cgroup may sit under any of the three.
+    for (const q of ['Guaranteed', 'Burstable', 'BestEffort'] as const) await removeCgroup(cgroupParent(q, this.uid));
+    this.d.probes.removePod(this.uid);
+    for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) this.d.backoff.reset(this.backoffKey(c.name));
+    await this.d.relister.refresh(this.uid);
+    clearTimeout(this.timer);
+    this.phase = 'terminated';
+    this.log.info('pod terminated and removed');
+  }
+}
+
+function stateName(s: string): ContainerObservation['state'] {
+  switch (s) {
+    case ContainerState.CREATED: return 'created';
+    case ContainerState.RUNNING: return 'running';
+    case ContainerState.EXITED: return 'exited';
+    default: return 'unknown';
+  }
+}
+
+export type { ContainerSpec };

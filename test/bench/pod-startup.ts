@@ -1,0 +1,134 @@
+// `npm run bench -- pod-startup`: 30 one-container busybox pods started through the
+// agent (manifest written → Running seen on its API), sequentially and all at once,
+// against the same sandboxes and containers made by direct CRI calls (no agent), in
+// the same run on the same private containerd. Also reports the agent's RSS.
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PodSandboxConfig } from '../../agent/cri/types.js';
+import { startContainerd } from '../harness/containerd.js';
+import { TestAgent, type PodJson } from '../harness/agent.js';
+
+const N = Number(process.env.KNA_BENCH_PODS ?? 30);
+const IMAGE = 'localhost/kna/busybox:latest';
+const emit = (o: object) => console.log(JSON.stringify(o));
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!; };
+
+function listPods(rootDir: string): Promise<PodJson[]> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: `${rootDir}/kna.sock`, path: '/pods' }, (res) => {
+      let s = '';
+      res.on('data', (d) => (s += d));
+      res.on('end', () => { try { resolve((JSON.parse(s) as { items: PodJson[] }).items); } catch { resolve([]); } });
+    });
+    req.on('error', () => resolve([]));
+    req.end();
+  });
+}
+
+const manifest = (name: string) => `apiVersion: v1
+kind: Pod
+metadata: { name: ${name} }
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - { name: app, image: ${IMAGE}, imagePullPolicy: IfNotPresent, command: [sleep, '100000'] }
+`;
+
+/** Writes manifests and returns per-pod ms until each is seen Running. */
+async function agentRound(agent: TestAgent, names: string[], together: boolean): Promise<number[]> {
+  const times: number[] = [];
+  const waitRunning = async (pending: Map<string, number>) => {
+    while (pending.size) {
+      for (const p of await listPods(agent.rootDir)) {
+        const t0 = pending.get(p.metadata.name);
+        if (t0 !== undefined && p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.state.running) {
+          times.push(performance.now() - t0);
+          pending.delete(p.metadata.name);
+        }
+      }
+      await sleep(10);
+    }
+  };
+  if (together) {
+    const pending = new Map<string, number>();
+    for (const n of names) { agent.writeManifest(`${n}.yaml`, manifest(n)); pending.set(n, performance.now()); }
+    await waitRunning(pending);
+  } else {
+    for (const n of names) {
+      const pending = new Map([[n, performance.now()]]);
+      agent.writeManifest(`${n}.yaml`, manifest(n));
+      await waitRunning(pending);
+    }
+  }
+  return times;
+}
+
+async function removeAll(agent: TestAgent, names: string[]): Promise<void> {
+  for (const n of names) agent.removeManifest(`${n}.yaml`);
+  while ((await listPods(agent.rootDir)).length) await sleep(100);
+}
+
+async function main(): Promise<void> {
+  const containerd = await startContainerd({ name: 'bench' });
+  const agent = new TestAgent(containerd, ['--log-level', 'warn']);
+  try {
+    const cri = containerd.cri;
+    // Reference: the same pods by direct CRI calls.
+    const refPod = async (i: number, tag: string): Promise<{ ms: number; id: string }> => {
+      const uid = `kna-t-bench-ref-${tag}-${i}`;
+      const cfg: PodSandboxConfig = {
+        metadata: { name: `ref-${i}`, namespace: 'default', uid, attempt: 0 },
+        hostname: `ref-${i}`, logDirectory: `/var/lib/kna-t/bench-ref/${uid}`,
+        labels: { 'io.kubernetes.pod.uid': uid },
+        linux: { cgroupParent: `/kubepods/besteffort/pod${uid}`, securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+      };
+      containerd.ownCgroup(cfg.linux!.cgroupParent!);
+      const t0 = performance.now();
+      const sb = await cri.runPodSandbox(cfg);
+      await cri.podSandboxStatus(sb);
+      const c = await cri.createContainer(sb, { metadata: { name: 'app' }, image: { image: IMAGE }, command: ['sleep', '100000'], logPath: 'app/0.log' }, cfg);
+      await cri.startContainer(c);
+      return { ms: performance.now() - t0, id: sb };
+    };
+    const refClean = async (ids: string[]) => { for (const id of ids) { await cri.stopPodSandbox(id); await cri.removePodSandbox(id); } };
+
+    const seqRef: number[] = []; const ids: string[] = [];
+    for (let i = 0; i < N; i++) { const r = await refPod(i, 's'); seqRef.push(r.ms); ids.push(r.id); }
+    await refClean(ids.splice(0));
+    const parRes = await Promise.all(Array.from({ length: N }, (_, i) => refPod(i, 'p')));
+    const parRef = parRes.map((r) => r.ms);
+    await refClean(parRes.map((r) => r.id));
+
+    agent.start();
+    await agent.waitFor('agent API', async () => (await listPods(agent.rootDir)) !== undefined && (await agent.kna(['get', 'pods'], { reject: false })).exitCode === 0);
+    const seqNames = Array.from({ length: N }, (_, i) => `seq-${i}`);
+    const seqOurs = await agentRound(agent, seqNames, false);
+    await removeAll(agent, seqNames);
+    const parNames = Array.from({ length: N }, (_, i) => `par-${i}`);
+    const parOurs = await agentRound(agent, parNames, true);
+    const pid = agent.pid!;
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    await removeAll(agent, parNames);
+
+    const row = (mode: string, ours: number[], ref: number[]) => {
+      const o = { mode, pods: N, ours_p50_ms: +pct(ours, 50).toFixed(1), ours_p99_ms: +pct(ours, 99).toFixed(1), reference_p50_ms: +pct(ref, 50).toFixed(1), reference_p99_ms: +pct(ref, 99).toFixed(1) };
+      emit(o);
+      return o;
+    };
+    const seq = row('sequential', seqOurs, seqRef);
+    const par = row('all-at-once', parOurs, parRef);
+    emit({ agent_rss_mb: +(rssKb / 1024).toFixed(1), pods: N });
+    emit({
+      summary: 'pod-startup', units: 'ms (p50, manifest seen → Running; reference: direct CRI calls)',
+      ours: seq.ours_p50_ms, reference: seq.reference_p50_ms, ratio: +(seq.ours_p50_ms / seq.reference_p50_ms).toFixed(3),
+      ratio_all_at_once_p50: +(par.ours_p50_ms / par.reference_p50_ms).toFixed(3),
+      agent_rss_mb: +(rssKb / 1024).toFixed(1),
+    });
+  } finally {
+    await agent.stop();
+    await containerd.stop();
+  }
+}
+
+await main();

@@ -1,0 +1,154 @@
+// Runs the real `kna run` binary (dist/agent/cli/main.js) against a private containerd,
+// with its own root dir, manifest folder and ports, and reads it back through the real
+// `kna get/logs/exec` commands. stop() terminates the agent and removes its pods.
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import type { Containerd } from './containerd.js';
+
+const MAIN = resolve('dist/agent/cli/main.js');
+
+export interface PodJson {
+  metadata: { name: string; namespace: string; uid: string };
+  spec: Record<string, unknown>;
+  status: {
+    phase?: string;
+    podIP?: string;
+    podIPs?: { ip: string }[];
+    startTime?: string;
+    conditions?: { type: string; status: string; reason?: string }[];
+    containerStatuses?: ContainerStatusJson[];
+    initContainerStatuses?: ContainerStatusJson[];
+  };
+}
+export interface ContainerStatusJson {
+  name: string;
+  ready: boolean;
+  started?: boolean;
+  restartCount: number;
+  containerID?: string;
+  imageID?: string;
+  state: { waiting?: { reason?: string; message?: string }; running?: { startedAt: string }; terminated?: { exitCode: number; reason?: string } };
+  lastState: { terminated?: { exitCode: number; reason?: string } };
+}
+
+export class TestAgent {
+  readonly rootDir: string;
+  readonly manifests: string;
+  private proc: ResultPromise | undefined;
+  private logFile: string;
+
+  constructor(readonly containerd: Containerd, private readonly extraArgs: string[] = []) {
+    mkdirSync('/var/lib/kna-t', { recursive: true });
+    const base = mkdtempSync(`/var/lib/kna-t/agent-${containerd.id}-`);
+    this.rootDir = join(base, 'root');
+    this.manifests = join(base, 'manifests');
+    this.logFile = join(base, 'kna.log');
+    mkdirSync(this.manifests, { recursive: true });
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  get base(): string {
+    return resolve(this.rootDir, '..');
+  }
+
+  start(): void {
+    this.proc = execa(process.execPath, [MAIN, 'run',
+      '--node-name', 'kna-t-node', '--manifests', this.manifests, '--root-dir', this.rootDir,
+      '--container-runtime-endpoint', this.containerd.endpoint, '--pod-cidr', this.containerd.podCidr,
+      '--cni-conf-dir', this.containerd.cniConfDir, '--cni-bin-dir', this.containerd.cniBinDir, '--cni-bridge', this.containerd.bridge,
+      '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0', '--proxy-mode', 'none',
+      ...this.extraArgs], { stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true }, reject: false, cleanup: true });
+  }
+
+  /** kill -9, as a crash would. */
+  async kill9(): Promise<void> {
+    this.proc?.kill('SIGKILL');
+    await this.proc;
+    this.proc = undefined;
+  }
+
+  async stopProcess(): Promise<void> {
+    this.proc?.kill('SIGTERM');
+    await this.proc;
+    this.proc = undefined;
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  writeManifest(name: string, text: string): void {
+    writeFileSync(join(this.manifests, name + '.tmp'), text);
+    renameSync(join(this.manifests, name + '.tmp'), join(this.manifests, name));
+  }
+
+  removeManifest(name: string): void {
+    rmSync(join(this.manifests, name), { force: true });
+  }
+
+  kna(args: string[], opts: { input?: string; reject?: boolean } = {}) {
+    // Before `--`, so an exec'd command never receives it.
+    const dash = args.indexOf('--');
+    const argv = dash < 0 ? [...args, '--root-dir', this.rootDir] : [...args.slice(0, dash), '--root-dir', this.rootDir, ...args.slice(dash)];
+    return execa(process.execPath, [MAIN, ...argv], { reject: opts.reject ?? true, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  }
+
+  async pods(): Promise<PodJson[]> {
+    const r = await this.kna(['get', 'pods', '-o', 'json'], { reject: false });
+    if (r.exitCode !== 0) return [];
+    return (JSON.parse(String(r.stdout)) as { items: PodJson[] }).items;
+  }
+
+  async pod(name: string): Promise<PodJson | undefined> {
+    return (await this.pods()).find((p) => p.metadata.name === name);
+  }
+
+  /** Polls until `check` returns a value (not undefined/false); fails with the last seen state. */
+  async waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < end) {
+      try {
+        const v = await check();
+        if (v !== undefined && v !== false) return v;
+      } catch (err) {
+        last = err;
+      }
+      await sleep(250);
+    }
+    const pods = await this.pods().catch(() => []);
+    throw new Error(`timed out waiting for ${what}; last error: ${String(last)}\npods: ${JSON.stringify(pods.map((p) => ({ name: p.metadata.name, status: p.status })), null, 1).slice(0, 4000)}\nagent log tail:\n${this.log().split('\n').slice(-30).join('\n')}`);
+  }
+
+  async waitPod(name: string, pred: (p: PodJson) => boolean, what = 'condition', timeoutMs = 60_000): Promise<PodJson> {
+    return this.waitFor(`pod ${name}: ${what}`, async () => {
+      const p = await this.pod(name);
+      return p && pred(p) ? p : undefined;
+    }, timeoutMs);
+  }
+
+  /** Stops the agent, then removes its pods (through `kna cleanup`), cgroups and dirs. */
+  async stop(): Promise<void> {
+    await this.kill9();
+    await execa(process.execPath, [MAIN, 'cleanup', '--root-dir', this.rootDir, '--container-runtime-endpoint', this.containerd.endpoint, '--cni-conf-dir', '/nonexistent-kna-t'], { reject: false });
+    rmSync(this.base, { recursive: true, force: true });
+  }
+}
+
+/** A started agent on a containerd, stopped and cleaned in t.after. */
+export function startAgent(t: Pick<TestContext, 'after'>, containerd: Containerd, extraArgs: string[] = []): TestAgent {
+  const a = new TestAgent(containerd, extraArgs);
+  t.after(() => a.stop());
+  a.start();
+  return a;
+}
