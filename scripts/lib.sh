@@ -21,7 +21,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # Debian packages the agent and its tests need (containerd, runc, netfilter tools,
 # reference CNI plugins as a baseline, busybox for the local image, gcc for pause).
 KNA_APT_PACKAGES=(containerd runc iptables nftables conntrack ipset iproute2
-  containernetworking-plugins busybox-static gcc libc6-dev ca-certificates procps)
+  containernetworking-plugins busybox-static gcc libc6-dev ca-certificates procps iperf3)
 
 ensure_packages() {
   local missing=()
