@@ -33,7 +33,7 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
 
   const cri = CriClient.connect(cfg.containerRuntimeEndpoint);
   const node = await nodeFacts(cfg);
-  const relister = new Relister(cri);
+  const relister = new Relister(cri, cfg.nodeName);
   const objects = new ObjectStore();
   const probes = new ProbeManager({ execSync: (id, cmd, t) => cri.execSync(id, cmd, t), log });
   const manager = new PodManager(cri, relister, {

@@ -47,7 +47,7 @@ export function securityContext(pod: Pod, c: Container): LinuxContainerSecurityC
   };
 }
 
-export function containerConfig(pod: Pod, c: Container, kind: ContainerKind, restartCount: number, r: ResolvedContainer): ContainerConfig {
+export function containerConfig(pod: Pod, c: Container, kind: ContainerKind, restartCount: number, r: ResolvedContainer, nodeName: string): ContainerConfig {
   const m = pod.metadata;
   return {
     metadata: { name: c.name, attempt: restartCount },
@@ -57,7 +57,7 @@ export function containerConfig(pod: Pod, c: Container, kind: ContainerKind, res
     ...(c.workingDir ? { workingDir: c.workingDir } : {}),
     envs: r.envs,
     mounts: r.mounts,
-    labels: { [L.podName]: m.name, [L.podNamespace]: m.namespace, [L.podUid]: m.uid, [L.containerName]: c.name, [L.managedBy]: MANAGED_BY },
+    labels: { [L.podName]: m.name, [L.podNamespace]: m.namespace, [L.podUid]: m.uid, [L.containerName]: c.name, [L.managedBy]: MANAGED_BY, [L.node]: nodeName },
     annotations: {
       [A.containerHash]: r.hash,
       [A.restartCount]: String(restartCount),

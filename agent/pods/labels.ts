@@ -8,6 +8,8 @@ export const L = {
   containerName: 'io.kubernetes.container.name',
   /** Ours: marks objects this agent manages, so a shared runtime's others are left alone. */
   managedBy: 'kna.io/managed-by',
+  /** Ours: the node (agent) that owns the object; agents sharing a runtime leave each other's pods alone. */
+  node: 'kna.io/node',
 } as const;
 
 export const A = {

@@ -73,8 +73,8 @@ export class PodManager implements NodeApi {
     }
     for (const [uid, pod] of want) {
       const w = this.workers.get(uid);
-      if (w && !w.terminated) w.update(pod);
-      else this.startWorker(pod);
+      if (!w || w.terminated) this.startWorker(pod);
+      else if (JSON.stringify(w.pod) !== JSON.stringify(pod)) w.update(pod); // unchanged pods are not woken
     }
     this.desiredKnown = true;
   }

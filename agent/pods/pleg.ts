@@ -46,11 +46,11 @@ export class Relister {
   private pods = new Map<string, RuntimePod>();
   private lastRelist = 0;
 
-  constructor(private readonly cri: CriClient) {}
+  constructor(private readonly cri: CriClient, private readonly nodeName: string) {}
 
   /** Lists the runtime; returns the UIDs whose sandboxes or containers changed. */
   async relist(): Promise<Set<string>> {
-    const selector = { labelSelector: { [L.managedBy]: MANAGED_BY } };
+    const selector = { labelSelector: { [L.managedBy]: MANAGED_BY, [L.node]: this.nodeName } };
     const [sandboxes, containers] = await Promise.all([this.cri.listPodSandbox(selector), this.cri.listContainers(selector)]);
     const next = groupByPod(sandboxes, containers);
     const changed = new Set<string>();
@@ -64,7 +64,7 @@ export class Relister {
 
   /** Re-lists one pod right after acting on it, so its worker sees its own changes. */
   async refresh(uid: string): Promise<RuntimePod | undefined> {
-    const selector = { labelSelector: { [L.managedBy]: MANAGED_BY, [L.podUid]: uid } };
+    const selector = { labelSelector: { [L.managedBy]: MANAGED_BY, [L.node]: this.nodeName, [L.podUid]: uid } };
     const [sandboxes, containers] = await Promise.all([this.cri.listPodSandbox(selector), this.cri.listContainers(selector)]);
     const p = groupByPod(sandboxes, containers).get(uid);
     if (p) this.pods.set(uid, p);

@@ -81,7 +81,7 @@ export function sandboxConfig(pod: Pod, attempt: number, node: NodeContext): Pod
     logDirectory: podLogDir(node.rootDir, pod),
     dnsConfig: podDnsConfig(pod, node),
     portMappings: portMappings(pod),
-    labels: { ...(m.labels ?? {}), [L.podName]: m.name, [L.podNamespace]: m.namespace, [L.podUid]: m.uid, [L.managedBy]: MANAGED_BY },
+    labels: { ...(m.labels ?? {}), [L.podName]: m.name, [L.podNamespace]: m.namespace, [L.podUid]: m.uid, [L.managedBy]: MANAGED_BY, [L.node]: node.nodeName },
     annotations: { ...(m.annotations ?? {}) },
     linux: {
       cgroupParent: cgroupParent(qosClass(pod), m.uid),

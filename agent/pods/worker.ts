@@ -263,8 +263,10 @@ export class PodWorker {
       return undefined;
     }
     this.log.info({ attempt }, 'creating pod sandbox');
+    const t0 = performance.now();
     const id = await this.d.cri.runPodSandbox(cfg);
     const st = await this.d.cri.podSandboxStatus(id);
+    this.log.debug({ ms: Math.round(performance.now() - t0) }, 'sandbox running');
     const ips = this.pod.spec.hostNetwork
       ? this.d.node.hostIPs
       : [st.status.network?.ip, ...(st.status.network?.additionalIps ?? []).map((i) => i.ip)].filter((x): x is string => !!x);
@@ -308,10 +310,13 @@ export class PodWorker {
         mounts: await containerMounts(this.pod, spec, this.volumes ?? new Map(), { rootDir: this.d.node.rootDir, podIP }),
         resources: containerResources(this.pod, spec, this.d.node.memoryCapacity),
         hash: containerHash(spec),
-      });
+      }, this.d.node.nodeName);
       cfg.image = { image: imageRef, userSpecifiedImage: spec.image };
+      const t1 = performance.now();
       id = await this.d.cri.createContainer(sandbox.id, cfg, sandboxCfg);
+      const t2 = performance.now();
       await this.d.cri.startContainer(id);
+      this.log.debug({ container: name, createMs: Math.round(t2 - t1), startMs: Math.round(performance.now() - t2) }, 'container created and started');
     } catch (err) {
       const reason = err instanceof EnvError ? 'CreateContainerConfigError' : id ? 'RunContainerError' : 'CreateContainerError';
       this.waiting.set(name, { reason, message: errorMessage(err) });

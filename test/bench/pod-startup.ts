@@ -93,18 +93,20 @@ async function main(): Promise<void> {
     };
     const refClean = async (ids: string[]) => { for (const id of ids) { await cri.stopPodSandbox(id); await cri.removePodSandbox(id); } };
 
-    const seqRef: number[] = []; const ids: string[] = [];
-    for (let i = 0; i < N; i++) { const r = await refPod(i, 's'); seqRef.push(r.ms); ids.push(r.id); }
+    agent.start();
+    await agent.waitFor('agent API', async () => (await agent.kna(['get', 'pods'], { reject: false })).exitCode === 0);
+    // Sequential: reference and agent pods alternate, so load changes hit both alike.
+    const seqRef: number[] = []; const ids: string[] = []; const seqOurs: number[] = [];
+    const seqNames = Array.from({ length: N }, (_, i) => `seq-${i}`);
+    for (let i = 0; i < N; i++) {
+      const r = await refPod(i, 's'); seqRef.push(r.ms); ids.push(r.id);
+      seqOurs.push(...(await agentRound(agent, [seqNames[i]!], false)));
+    }
     await refClean(ids.splice(0));
+    await removeAll(agent, seqNames);
     const parRes = await Promise.all(Array.from({ length: N }, (_, i) => refPod(i, 'p')));
     const parRef = parRes.map((r) => r.ms);
     await refClean(parRes.map((r) => r.id));
-
-    agent.start();
-    await agent.waitFor('agent API', async () => (await listPods(agent.rootDir)) !== undefined && (await agent.kna(['get', 'pods'], { reject: false })).exitCode === 0);
-    const seqNames = Array.from({ length: N }, (_, i) => `seq-${i}`);
-    const seqOurs = await agentRound(agent, seqNames, false);
-    await removeAll(agent, seqNames);
     const parNames = Array.from({ length: N }, (_, i) => `par-${i}`);
     const parOurs = await agentRound(agent, parNames, true);
     const pid = agent.pid!;
