@@ -65,9 +65,13 @@ export function portMappings(pod: Pod): PortMapping[] {
   return out;
 }
 
-/** The pod's hostname: spec.hostname, else the pod name (63 chars at most), else the node's for hostNetwork. */
-export function podHostname(pod: Pod, node: NodeContext): string {
-  if (pod.spec.hostNetwork) return node.hostname;
+/**
+ * The pod's hostname: spec.hostname, else the pod name (63 chars at most). A
+ * hostNetwork pod shares the node's UTS namespace, so it gets none of its own (runc
+ * refuses to set one there) and sees the node's name.
+ */
+export function podHostname(pod: Pod): string {
+  if (pod.spec.hostNetwork) return '';
   return (pod.spec.hostname ?? pod.metadata.name).slice(0, 63).replace(/[-.]+$/, '');
 }
 
@@ -77,7 +81,7 @@ export function sandboxConfig(pod: Pod, attempt: number, node: NodeContext): Pod
   const ns = (host: boolean | undefined, fallback: 'POD' | 'CONTAINER') => (host ? 'NODE' as const : fallback);
   return {
     metadata: { name: m.name, namespace: m.namespace, uid: m.uid, attempt },
-    hostname: podHostname(pod, node),
+    hostname: podHostname(pod),
     logDirectory: podLogDir(node.rootDir, pod),
     dnsConfig: podDnsConfig(pod, node),
     portMappings: portMappings(pod),

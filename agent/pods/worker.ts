@@ -21,7 +21,7 @@ import { containerResources } from './resources.js';
 import { commitBackoff, computePodActions, containerHash, type ContainerObservation, type ContainerStart, type ProbeResults, type SandboxObservation } from './restart.js';
 import { sandboxConfig, type NodeContext } from './sandbox-config.js';
 import { computePodStatus, type Waiting } from './status.js';
-import { containerMounts, prepareVolumes, teardownVolumes, writeEtcHosts, type PreparedVolumes } from './volumes/index.js';
+import { containerMounts, prepareVolumes, teardownVolumes, updateVolumes, writeEtcHosts, type PreparedVolumes } from './volumes/index.js';
 import type { ObjectStore } from './object-store.js';
 
 export interface WorkerDeps {
@@ -49,6 +49,7 @@ export class PodWorker {
   private timer: NodeJS.Timeout | undefined;
   private waiting = new Map<string, Waiting>();
   private volumes: PreparedVolumes | undefined;
+  private volumesRefreshedAt = 0;
   private sandboxIPs = new Map<string, string[]>();
   private status: PodStatus | undefined;
   private readonly firstSeen = Date.now();
@@ -239,8 +240,27 @@ export class PodWorker {
       for (const sb of finalObs.sandboxes) if (sb.ready) await this.d.cri.stopPodSandbox(sb.id);
       this.d.probes.removePod(this.uid);
     }
+    await this.refreshVolumes();
     // Come back when a back-off ends, and at least every 10 s.
     this.rearm(Math.min(10_000, ...actions.backoff.map((w) => Math.max(100, w.waitMs))));
+  }
+
+  private volumeContext() {
+    return { rootDir: this.d.node.rootDir, objects: this.d.objects, nodeAllocatable: this.d.node.allocatable, log: this.log };
+  }
+
+  /** Sets volumes up once per worker (idempotent, so an adopted pod gets its mounts back). */
+  private async ensureVolumes(): Promise<PreparedVolumes> {
+    this.volumes ??= await prepareVolumes(this.pod, this.volumeContext());
+    return this.volumes;
+  }
+
+  /** Refreshes configMap/secret/downwardAPI content now and then, as kubelet's sync does. */
+  private async refreshVolumes(): Promise<void> {
+    if (!this.volumes || Date.now() - this.volumesRefreshedAt < 5_000) return;
+    this.volumesRefreshedAt = Date.now();
+    const r = await updateVolumes(this.pod, this.volumeContext());
+    for (const e of r.errors) this.log.warn({ err: e.message }, 'volume refresh failed; keeping the previous content');
   }
 
   private backoffKey(name: string): string {
@@ -254,7 +274,7 @@ export class PodWorker {
   private async createSandbox(attempt: number): Promise<SandboxObservation | undefined> {
     const cfg = sandboxConfig(this.pod, attempt, this.d.node);
     try {
-      this.volumes ??= await prepareVolumes(this.pod, { rootDir: this.d.node.rootDir, objects: this.d.objects, nodeAllocatable: this.d.node.allocatable, log: this.log });
+      await this.ensureVolumes();
     } catch (err) {
       for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) {
         this.waiting.set(c.name, { reason: 'ContainerCreating', message: errorMessage(err) });
@@ -307,7 +327,7 @@ export class PodWorker {
         envs: envs.map(({ name: k, value }) => ({ key: k, value })),
         ...(command ? { command } : {}),
         ...(args ? { args } : {}),
-        mounts: await containerMounts(this.pod, spec, this.volumes ?? new Map(), { rootDir: this.d.node.rootDir, podIP }),
+        mounts: await containerMounts(this.pod, spec, await this.ensureVolumes(), { rootDir: this.d.node.rootDir, podIP }),
         resources: containerResources(this.pod, spec, this.d.node.memoryCapacity),
         hash: containerHash(spec),
       }, this.d.node.nodeName);

@@ -17,6 +17,8 @@ export interface PodJson {
     phase?: string;
     podIP?: string;
     podIPs?: { ip: string }[];
+    hostIP?: string;
+    qosClass?: string;
     startTime?: string;
     conditions?: { type: string; status: string; reason?: string }[];
     containerStatuses?: ContainerStatusJson[];
