@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentConfig } from './config.js';
 import { CriClient } from './cri/client.js';
-import { referenceConflist, writeCniConfig } from './network/cni-config.js';
+import { installCniPlugin, nodeConflist, writeCniConfig } from './network/cni-config.js';
 import { Backoff } from './pods/backoff.js';
 import { ImageManager } from './pods/images.js';
 import { PodManager, podMetrics } from './pods/manager.js';
@@ -29,7 +29,8 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  await writeCniConfig(cfg.cniConfDir, [cfg.podCIDR], referenceConflist([cfg.podCIDR], cfg.cniBridge, `${cfg.rootDir}/cni/networks`));
+  await installCniPlugin(cfg.cniBinDir);
+  await writeCniConfig(cfg.cniConfDir, nodeConflist({ podCidrs: [cfg.podCIDR], bridge: cfg.cniBridge, rootDir: cfg.rootDir }));
 
   const cri = CriClient.connect(cfg.containerRuntimeEndpoint);
   const node = await nodeFacts(cfg);

@@ -110,9 +110,9 @@ program
   .addOption(rootDirOption())
   .action(async (opts: { podCidr: string; cniConfDir: string; cniBridge: string; rootDir: string }) => {
     const { resolveConfig } = await import('../config.js');
-    const { referenceConflist, writeCniConfig } = await import('../network/cni-config.js');
+    const { nodeConflist, writeCniConfig } = await import('../network/cni-config.js');
     const cfg = resolveConfig({ podCIDR: opts.podCidr, cniConfDir: opts.cniConfDir, cniBridge: opts.cniBridge, rootDir: opts.rootDir });
-    await writeCniConfig(cfg.cniConfDir, [cfg.podCIDR], referenceConflist([cfg.podCIDR], cfg.cniBridge, `${cfg.rootDir}/cni/networks`));
+    await writeCniConfig(cfg.cniConfDir, nodeConflist({ podCidrs: [cfg.podCIDR], bridge: cfg.cniBridge, rootDir: cfg.rootDir }));
   });
 
 program
