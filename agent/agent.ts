@@ -14,6 +14,10 @@ import { ObjectStore } from './pods/object-store.js';
 import { Relister } from './pods/pleg.js';
 import { ProbeManager } from './pods/probes/index.js';
 import { ManifestSource } from './pods/source.js';
+import { ClusterIPAllocator } from './proxy/cluster-ip.js';
+import { formatExplanation } from './proxy/proxier.js';
+import { StandaloneServices } from './proxy/standalone.js';
+import { createProxier } from './proxy/start.js';
 import { serveHealthz, serveMetrics } from './server/http.js';
 import { serveLocalApi } from './server/local-api.js';
 import { createLogger, setLogger } from './util/log.js';
@@ -37,23 +41,45 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
   const relister = new Relister(cri, cfg.nodeName);
   const objects = new ObjectStore();
   const probes = new ProbeManager({ execSync: (id, cmd, t) => cri.execSync(id, cmd, t), log });
+  const proxier = createProxier(cfg, registry, log);
+  let services: StandaloneServices | undefined;
   const manager = new PodManager(cri, relister, {
     images: new ImageManager(cri), node, objects, probes, backoff: new Backoff(), log,
-  }, podMetrics(registry), log);
+  }, podMetrics(registry), log, { onPodsChanged: () => services?.changed() });
   probes.on('result', (ev: { podUid: string }) => manager.wakePod(ev.podUid));
+  if (proxier) {
+    const allocator = await ClusterIPAllocator.open(cfg.rootDir, cfg.serviceClusterIPRange);
+    services = new StandaloneServices({
+      services: () => objects.proxyObjects('Service'),
+      endpointSlices: () => objects.proxyObjects('EndpointSlice'),
+      pods: () => manager.listPods(),
+    }, allocator, proxier, log);
+  }
 
   const source = cfg.manifests ? new ManifestSource(cfg.manifests, cfg.nodeName, log) : undefined;
   source?.on('update', (state) => {
     objects.replace(state.objects);
     manager.setDesired(objects.pods());
+    services?.changed();
   });
   await source?.start();
   if (!source) manager.setDesired([]);
   manager.start();
+  if (proxier) await manager.initialSync();
+  await services?.recompute();
+  await proxier?.start();
 
   const servers: Server[] = [
-    await serveLocalApi(manager, cfg.rootDir),
-    await serveHealthz(cfg.healthzBindAddress, { pods: () => manager.healthy() }),
+    await serveLocalApi(manager, cfg.rootDir, {
+      explainService: (ns, name) => {
+        const e = proxier?.explain(ns, name);
+        return e ? formatExplanation(e) : undefined;
+      },
+    }),
+    await serveHealthz(cfg.healthzBindAddress, {
+      pods: () => manager.healthy(),
+      ...(proxier ? { proxy: () => { const h = proxier.healthz(); return { healthy: h.healthy, message: h.healthy ? 'ok' : `rules not synced since ${h.lastSync?.toISOString() ?? 'start'}` }; } } : {}),
+    }),
     await serveMetrics(cfg.metricsBindAddress, registry),
   ];
   log.info({ healthz: cfg.healthzBindAddress, metrics: cfg.metricsBindAddress }, 'kna is running');
@@ -64,6 +90,8 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   source?.stop();
+  await services?.stop();
+  await proxier?.stop(); // rules stay, as kube-proxy leaves them: traffic keeps flowing
   await manager.stop();
   probes.stop();
   cri.close();

@@ -10,11 +10,15 @@ import { removeCgroup } from '../pods/cgroups.js';
 import { L, MANAGED_BY } from '../pods/labels.js';
 import { cgroupParent } from '../pods/qos.js';
 import { teardownVolumes } from '../pods/volumes/index.js';
+import { cleanupIptables } from '../proxy/iptables/restore.js';
+import { commandRunner } from '../proxy/runner.js';
 
 export interface CleanupOptions {
   containerRuntimeEndpoint: string;
   rootDir: string;
   cniConfDir: string;
+  /** Remove the Service proxy's rules too (default); --no-proxy-rules keeps them. */
+  proxyRules?: boolean;
 }
 
 export async function cleanup(o: CleanupOptions): Promise<void> {
@@ -39,4 +43,5 @@ export async function cleanup(o: CleanupOptions): Promise<void> {
     for (const q of ['Guaranteed', 'Burstable', 'BestEffort'] as const) await removeCgroup(cgroupParent(q, uid));
   }
   await rm(join(o.cniConfDir, CONFLIST_NAME), { force: true });
+  if (o.proxyRules !== false) await cleanupIptables(commandRunner(), 4);
 }

@@ -91,11 +91,27 @@ program
   });
 
 program
+  .command('explain')
+  .description('Explain how the agent handles an object.')
+  .command('service')
+  .description('Show a Service, its endpoints, and the netfilter rules made for it.')
+  .argument('<service>', 'NAMESPACE/NAME, or NAME with -n')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .addOption(rootDirOption())
+  .action(async (svc: string, opts: { namespace: string; rootDir: string }) => {
+    const { callAgent, expectOk, podRef, readAll } = await import('./local-client.js');
+    const { ns, name } = podRef(svc, opts.namespace);
+    const path = ['explain', 'service', ns, name].map(encodeURIComponent).join('/');
+    process.stdout.write(await readAll(await expectOk(await callAgent(opts.rootDir, 'GET', `/${path}`))));
+  });
+
+program
   .command('cleanup')
   .description('Remove what the agent made: its pods in containerd, proxy rules, CNI config. Run with the agent stopped.')
   .option('--container-runtime-endpoint <endpoint>', 'CRI socket', DEFAULTS.containerRuntimeEndpoint)
   .addOption(rootDirOption())
   .option('--cni-conf-dir <dir>', 'CNI conf dir', DEFAULTS.cniConfDir)
+  .option('--no-proxy-rules', 'keep the Service proxy\'s netfilter rules')
   .action(async (opts) => {
     const { cleanup } = await import('./cleanup.js');
     await cleanup(opts);

@@ -35,6 +35,8 @@ export function podMetrics(registry: Registry): ManagerMetrics {
 export interface ManagerOptions {
   relistMs?: number;
   gcMs?: number;
+  /** Called when a pod's status changes or a pod goes away (the proxy recomputes endpoints). */
+  onPodsChanged?: () => void;
 }
 
 export class PodManager implements NodeApi {
@@ -60,7 +62,11 @@ export class PodManager implements NodeApi {
       ...this.deps,
       cri: this.cri,
       relister: this.relister,
-      onStatus: (pod, status) => this.statuses.set(pod.metadata.uid, { pod, status }),
+      onStatus: (pod, status) => {
+        const before = this.statuses.get(pod.metadata.uid);
+        this.statuses.set(pod.metadata.uid, { pod, status });
+        if (!before || JSON.stringify(before.status) !== JSON.stringify(status) || before.pod !== pod) this.opts.onPodsChanged?.();
+      },
       onRunning: (_pod, firstSeen) => this.metrics.podStart.observe((Date.now() - firstSeen) / 1000),
     };
   }
@@ -93,6 +99,7 @@ export class PodManager implements NodeApi {
     if (this.workers.get(w.uid) === w) {
       this.workers.delete(w.uid);
       this.statuses.delete(w.uid);
+      this.opts.onPodsChanged?.();
     }
   }
 
@@ -106,6 +113,17 @@ export class PodManager implements NodeApi {
     this.relistTimer = setInterval(() => void this.relistOnce(), relistMs);
     this.gcTimer = setInterval(() => void this.gc().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'garbage collection failed')), this.opts.gcMs ?? 30_000);
     void this.relistOnce();
+  }
+
+  /**
+   * Resolves once every wanted pod has a status (or after timeoutMs), so the proxy's
+   * first sync after a restart sees the adopted pods' endpoints instead of none.
+   */
+  async initialSync(timeoutMs = 10_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end && [...this.workers.values()].some((w) => !w.terminated && !this.statuses.has(w.uid))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async stop(): Promise<void> {

@@ -34,6 +34,14 @@ export class ObjectStore {
   services(): RawObject[] { return this.serviceList; }
   endpointSlices(): RawObject[] { return this.sliceList; }
 
+  /** Services and EndpointSlices as the proxy reads them: the manifest with its defaulted namespace. */
+  proxyObjects(kind: 'Service' | 'EndpointSlice'): unknown[] {
+    return (kind === 'Service' ? this.serviceList : this.sliceList).map((o) => {
+      const raw = o.raw as { metadata?: object };
+      return { ...raw, metadata: { ...(raw.metadata ?? {}), namespace: o.metadata.namespace, name: o.metadata.name } };
+    });
+  }
+
   configMap(ns: string, name: string): ConfigMap | undefined {
     return this.configMaps.get(key(ns, name));
   }

@@ -16,6 +16,11 @@ export interface NodeApi {
   execUrl(ns: string, pod: string, container: string | undefined, cmd: string[], opts: { stdin: boolean; tty: boolean }): Promise<string>;
 }
 
+/** What other parts offer: the proxy explains a Service's rules. */
+export interface ExtraApi {
+  explainService?(ns: string, name: string): string | undefined;
+}
+
 export interface LogQuery {
   follow: boolean;
   previous: boolean;
@@ -33,7 +38,7 @@ export function localSocketPath(rootDir: string): string {
 
 const bool = (v: string | null) => v === 'true' || v === '1';
 
-export async function handleNodeApi(api: NodeApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleNodeApi(api: NodeApi, extra: ExtraApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://local');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   const q = url.searchParams;
@@ -65,6 +70,14 @@ export async function handleNodeApi(api: NodeApi, req: IncomingMessage, res: Ser
       res.end(JSON.stringify({ url: target }));
       return;
     }
+    if (req.method === 'GET' && parts[0] === 'explain' && parts[1] === 'service' && parts.length === 4) {
+      if (!extra.explainService) throw new NotFoundError('the Service proxy is not running (--proxy-mode none)');
+      const text = extra.explainService(parts[2]!, parts[3]!);
+      if (text === undefined) throw new NotFoundError(`service "${parts[3]}" not found in namespace "${parts[2]}"`);
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(text.endsWith('\n') ? text : text + '\n');
+      return;
+    }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end(`no such path: ${url.pathname}\n`);
   } catch (err) {
@@ -77,12 +90,12 @@ export async function handleNodeApi(api: NodeApi, req: IncomingMessage, res: Ser
 class BadRequest extends Error {}
 
 /** Listens on the unix socket with mode 0600 in a 0700 directory. */
-export async function serveLocalApi(api: NodeApi, rootDir: string): Promise<Server> {
+export async function serveLocalApi(api: NodeApi, rootDir: string, extra: ExtraApi = {}): Promise<Server> {
   const path = localSocketPath(rootDir);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await chmod(dirname(path), 0o700);
   await rm(path, { force: true });
-  const server = createServer((req, res) => void handleNodeApi(api, req, res));
+  const server = createServer((req, res) => void handleNodeApi(api, extra, req, res));
   const old = process.umask(0o177); // the socket is created 0600, never briefly wider
   try {
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, () => resolve()));

@@ -2,7 +2,7 @@
 // agent (manifest written → Running seen on its API), sequentially and all at once,
 // against the same sandboxes and containers made by direct CRI calls (no agent), in
 // the same run on the same private containerd. Also reports the agent's RSS.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PodSandboxConfig } from '../../agent/cri/types.js';
@@ -130,6 +130,7 @@ async function main(): Promise<void> {
   } finally {
     await agent.stop();
     await containerd.stop();
+    rmSync('/var/lib/kna-t/bench-ref', { recursive: true, force: true });
   }
 }
 

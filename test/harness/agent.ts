@@ -142,7 +142,7 @@ export class TestAgent {
   /** Stops the agent, then removes its pods (through `kna cleanup`), cgroups and dirs. */
   async stop(): Promise<void> {
     await this.kill9();
-    await execa(process.execPath, [MAIN, 'cleanup', '--root-dir', this.rootDir, '--container-runtime-endpoint', this.containerd.endpoint, '--cni-conf-dir', '/nonexistent-kna-t'], { reject: false });
+    await execa(process.execPath, [MAIN, 'cleanup', '--no-proxy-rules', '--root-dir', this.rootDir, '--container-runtime-endpoint', this.containerd.endpoint, '--cni-conf-dir', '/nonexistent-kna-t'], { reject: false });
     rmSync(this.base, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,174 @@
+// npm run bench -- proxy-sync
+// Full and partial sync of the iptables proxy at 1,000 and 10,000 Services x 10
+// endpoints, inside a netns made (and removed) here. Reference, measured in the same
+// run: iptables-restore of the very same rule text alone (the kernel floor).
+// Endpoints are on other nodes, as most endpoints of a big cluster are for any one node.
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { pino } from 'pino';
+import { Proxier, type SyncResult } from '../../agent/proxy/proxier.js';
+import { netnsRunner, type CommandRunner } from '../../agent/proxy/runner.js';
+import { restoreTables } from '../../agent/proxy/iptables/restore.js';
+import type { TableTexts } from '../../agent/proxy/iptables/render.js';
+
+const ENDPOINTS = 10;
+const PARTIAL_SAMPLES = 20;
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const SIZES = sizes.length > 0 ? sizes : [1000, 10000];
+
+const emit = (o: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
+const median = (l: number[]): number => { const s = [...l].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+let nsCounter = 0;
+async function withNetns<T>(fn: (runner: CommandRunner, ns: string) => Promise<T>): Promise<T> {
+  const ns = `kna-t-bench-${process.pid}-${nsCounter++}`;
+  await execa('ip', ['netns', 'add', ns]);
+  try {
+    await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    return await fn(netnsRunner(ns), ns);
+  } finally {
+    await execa('ip', ['netns', 'del', ns], { reject: false });
+  }
+}
+
+const ip = (base: number, i: number): string => `${base >> 8}.${base & 255}.${(i >> 8) & 255}.${i & 255}`;
+
+function objects(i: number, epShift = 0): { svc: unknown; slice: unknown } {
+  const name = `svc-${i}`;
+  const svc = {
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' },
+    spec: { clusterIP: ip((10 << 8) | 96, i + 10), ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  };
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: `${name}-abcde`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4',
+    endpoints: Array.from({ length: ENDPOINTS }, (_, e) => ({
+      addresses: [`10.${100 + ((i * ENDPOINTS + e + epShift) >> 16) % 100}.${((i * ENDPOINTS + e + epShift) >> 8) & 255}.${(i * ENDPOINTS + e + epShift) & 255}`],
+      conditions: { ready: true }, nodeName: `node-${e}`,
+    })),
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  };
+  return { svc, slice };
+}
+
+function newProxier(runner: CommandRunner): Proxier {
+  return new Proxier({
+    nodeName: 'bench-node', runner, serviceCIDRs: ['10.96.0.0/12'], clusterCIDR: '10.64.0.0/10',
+    minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: null,
+  });
+}
+
+async function timeRestore(runner: CommandRunner, texts: TableTexts): Promise<number> {
+  const t = performance.now();
+  await restoreTables(runner, 4, texts);
+  return performance.now() - t;
+}
+
+async function measure(n: number): Promise<Record<string, number>> {
+  const all = Array.from({ length: n }, (_, i) => objects(i));
+  const fullOurs: SyncResult[] = [];
+  const fullRef: number[] = [];
+  const fullRounds = n >= 10000 ? 2 : 3;
+  const partial: SyncResult[] = [];
+  const partialRef: number[] = [];
+  const kubeProxyStyle: number[] = [];
+  const unhooked: number[] = [];
+  let resync: SyncResult | undefined;
+  let serviceAdd = 0;
+  let serviceDelete = 0;
+  let ingestMs = 0;
+  let chains = 0;
+
+  for (let round = 0; round < fullRounds; round++) {
+    // Ours: a fresh node, every Service known, first (full) sync.
+    const last = round === fullRounds - 1;
+    const ours = await withNetns(async (runner) => {
+      const p = newProxier(runner);
+      const t = performance.now();
+      for (const o of all) { p.onServiceUpdate(o.svc); p.onEndpointSliceUpdate(o.slice); }
+      ingestMs = performance.now() - t;
+      const r = await p.syncNow();
+      if (last) {
+        // Partial syncs: one endpoint of one Service changes, back and forth. Each is
+        // followed at once by its reference, so load on the machine hits both alike:
+        // the same input replayed alone (idempotent: it only re-declares that chain).
+        const i = Math.floor(n / 2);
+        const texts: TableTexts[] = [];
+        for (let s = 0; s < PARTIAL_SAMPLES; s++) {
+          p.onEndpointSliceUpdate(objects(i, s % 2 === 0 ? 1_000_000 : 0).slice);
+          const pr = await p.syncNow();
+          if (pr.kind !== 'partial' || pr.input.filter || /^-[DX] /m.test(pr.input.nat ?? '')) throw new Error('expected an endpoint-only partial sync');
+          partial.push(pr);
+          texts.push(pr.input);
+          partialRef.push(await timeRestore(runner, pr.input));
+        }
+        // kube-proxy's partial sync re-declares KUBE-SERVICES: the same change that way.
+        const natFull = r.input.nat ?? '';
+        const svcRules = natFull.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
+        for (let s = 0; s < 3; s++) {
+          const change = texts[s]!.nat!.split('\n').filter((l) => l !== '*nat' && l !== 'COMMIT' && l !== '');
+          const text = ['*nat', ':KUBE-SERVICES - [0:0]', ...change, ...svcRules, 'COMMIT', ''].join('\n');
+          kubeProxyStyle.push(await timeRestore(runner, { nat: text }));
+        }
+        // Adding and removing a whole Service (edits KUBE-SERVICES rule by rule).
+        const extra = objects(n);
+        p.onServiceUpdate(extra.svc);
+        p.onEndpointSliceUpdate(extra.slice);
+        serviceAdd = (await p.syncNow()).durationMs;
+        p.onServiceDelete(extra.svc);
+        p.onEndpointSliceDelete(extra.slice);
+        serviceDelete = (await p.syncNow()).durationMs;
+        // Where the floor goes: the same input with the nat hooks removed, so the kernel
+        // has no rules reachable from a hook to re-validate on commit.
+        const unhook = ['PREROUTING', 'OUTPUT'].map((c) => `-D ${c} -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`);
+        await timeRestore(runner, { nat: ['*nat', ...unhook, 'COMMIT', ''].join('\n') });
+        for (let s = 0; s < 5; s++) unhooked.push(await timeRestore(runner, texts[s]!));
+        resync = await p.syncNow({ full: true }); // also puts the hooks back
+        chains = (r.input.nat?.match(/^:/gm) ?? []).length;
+      }
+      return r;
+    });
+    fullOurs.push(ours);
+    fullRef.push(await withNetns((runner) => timeRestore(runner, ours.input)));
+  }
+
+  const fullMs = median(fullOurs.map((r) => r.durationMs));
+  const partialMs = median(partial.map((r) => r.durationMs));
+  const floorMs = median(partialRef);
+  const result = {
+    services: n,
+    endpoints_per_service: ENDPOINTS,
+    nat_chains: chains,
+    ingest_ms: round(ingestMs),
+    full_ms: round(fullMs),
+    full_floor_ms: round(median(fullRef)),
+    full_ratio: round(fullMs / median(fullRef)),
+    full_own_share: round(median(fullOurs.map((r) => (r.durationMs - r.iptablesMs) / r.durationMs)), 3),
+    resync_ms: round(resync?.durationMs ?? 0),
+    partial_ms: round(partialMs),
+    floor_ms: round(floorMs),
+    ratio: round(partialMs / floorMs),
+    own_share: round(median(partial.map((r) => (r.durationMs - r.iptablesMs) / r.durationMs)), 3),
+    floor_without_nat_hooks_ms: round(median(unhooked)),
+    kube_proxy_style_partial_ms: round(median(kubeProxyStyle)),
+    service_add_ms: round(serviceAdd),
+    service_delete_ms: round(serviceDelete),
+  };
+  return result;
+}
+
+const results: Array<Record<string, number>> = [];
+for (const n of SIZES) {
+  const r = await measure(n);
+  results.push(r);
+  emit({ bench: 'proxy-sync', ...r });
+}
+const big = results[results.length - 1]!;
+emit({
+  summary: true, bench: 'proxy-sync',
+  ...big,
+  ours: big.partial_ms, reference: big.floor_ms, units: 'ms (partial sync after one endpoint change; reference = iptables-restore of the same input alone)',
+  target_partial_ms: 50, target_own_share: 0.2,
+});

@@ -1,0 +1,127 @@
+// Partial syncs must leave the kernel exactly where a full sync of the same state
+// would: drive random Service / EndpointSlice changes through partial syncs in one
+// netns, program the final state with one full sync in a fresh netns, compare.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { execa } from 'execa';
+import { pino } from 'pino';
+import { Proxier } from '../../agent/proxy/proxier.js';
+import { netnsRunner } from '../../agent/proxy/runner.js';
+import { service, slice, type TestEndpoint } from '../harness/proxy-lab.js';
+
+const names = { a: `kna-t-pxs-${process.pid}-a`, b: `kna-t-pxs-${process.pid}-b` };
+
+before(async () => {
+  for (const ns of Object.values(names)) {
+    await execa('ip', ['netns', 'add', ns]);
+    await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+});
+
+after(async () => {
+  for (const ns of Object.values(names)) await execa('ip', ['netns', 'del', ns], { reject: false });
+});
+
+/** Small deterministic PRNG (mulberry32), so a failure replays. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const TOP = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL', 'INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING']);
+
+/** iptables-save as table -> chain -> rules; rule order only matters outside the shared chains. */
+async function snapshot(ns: string): Promise<Record<string, Record<string, string[]>>> {
+  const out: Record<string, Record<string, string[]>> = {};
+  let table: Record<string, string[]> = {};
+  for (const line of (await execa('ip', ['netns', 'exec', ns, 'iptables-save'])).stdout.split('\n')) {
+    if (line.startsWith('*')) out[line.slice(1)] = table = {};
+    else if (line.startsWith(':')) table[line.slice(1).split(' ')[0]!] ??= [];
+    else if (line.startsWith('-A ')) (table[line.split(' ')[1]!] ??= []).push(line);
+  }
+  for (const t of Object.values(out)) for (const [chain, rules] of Object.entries(t)) if (TOP.has(chain)) rules.sort();
+  return out;
+}
+
+test('random changes through partial syncs end where one full sync ends', async () => {
+  const rand = rng(20261124);
+  const pick = <T>(l: readonly T[]): T => l[Math.floor(rand() * l.length)]!;
+  const opts = { nodeName: 'node-a', serviceCIDRs: ['10.96.0.0/16'], clusterCIDR: '10.244.0.0/16', minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: null };
+  const a = new Proxier({ ...opts, runner: netnsRunner(names.a) });
+  await a.start();
+  const services = new Map<string, Record<string, unknown>>();
+  const slices = new Map<string, Record<string, unknown>>();
+  const kinds = { partial: 0, full: 0 };
+
+  const randomService = (i: number): Record<string, unknown> => {
+    const type = pick(['ClusterIP', 'NodePort', 'LoadBalancer']);
+    const ports = [{ name: 'p0', port: 80, targetPort: 8080, protocol: pick(['TCP', 'UDP']) }];
+    if (rand() < 0.3) ports.push({ name: 'p1', port: 443, targetPort: 8443, protocol: 'TCP' });
+    return service(`s${i}`, {
+      type, clusterIP: `10.96.1.${i}`,
+      ports: ports.map((p, j) => (type === 'ClusterIP' ? p : { ...p, nodePort: 30000 + i * 2 + j })),
+      ...(rand() < 0.3 ? { externalIPs: [`203.0.113.${i}`] } : {}),
+      ...(rand() < 0.3 ? { sessionAffinity: 'ClientIP' } : {}),
+      ...(type !== 'ClusterIP' && rand() < 0.5 ? { externalTrafficPolicy: 'Local' } : {}),
+      ...(rand() < 0.2 ? { internalTrafficPolicy: 'Local' } : {}),
+      ...(type === 'LoadBalancer' && rand() < 0.5 ? { loadBalancerSourceRanges: ['192.0.2.0/24'] } : {}),
+    }, type === 'LoadBalancer' ? { loadBalancer: { ingress: [{ ip: `198.51.100.${i}` }] } } : undefined);
+  };
+  const randomSlice = (i: number): Record<string, unknown> => {
+    const eps: TestEndpoint[] = [];
+    const n = Math.floor(rand() * 5);
+    for (let e = 0; e < n; e++) {
+      const state = pick(['ready', 'ready', 'terminating', 'gone']);
+      eps.push({
+        ip: `10.244.${1 + Math.floor(rand() * 2)}.${i * 10 + e}`, node: pick(['node-a', 'node-b']),
+        ready: state === 'ready', serving: state !== 'gone', terminating: state !== 'ready',
+      });
+    }
+    return slice(`s${i}`, eps, [{ name: 'p0', port: 8080, protocol: 'TCP' }, { name: 'p0', port: 8080, protocol: 'UDP' }, { name: 'p1', port: 8443 }]);
+  };
+
+  for (let step = 0; step < 60; step++) {
+    for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) {
+      const i = Math.floor(rand() * 8);
+      const op = rand();
+      if (op < 0.3) { const s = randomService(i); services.set(`s${i}`, s); a.onServiceUpdate(s); }
+      else if (op < 0.4) { const s = services.get(`s${i}`); services.delete(`s${i}`); if (s) a.onServiceDelete(s); }
+      else if (op < 0.9) { const s = randomSlice(i); slices.set(`s${i}`, s); a.onEndpointSliceUpdate(s); }
+      else { const s = slices.get(`s${i}`); slices.delete(`s${i}`); if (s) a.onEndpointSliceDelete(s); }
+    }
+    const r = await a.syncNow();
+    if (r.kind !== 'none') kinds[r.kind]++;
+  }
+  assert.ok(kinds.partial > 40, `expected mostly partial syncs, got ${JSON.stringify(kinds)}`);
+
+  const b = new Proxier({ ...opts, runner: netnsRunner(names.b) });
+  b.setState([...services.values()], [...slices.values()]);
+  await b.start();
+  assert.deepEqual(await snapshot(names.a), await snapshot(names.b));
+  await a.stop();
+  await b.stop();
+});
+
+test('rules come back by themselves after someone flushes the built-in chains', async () => {
+  const p = new Proxier({
+    nodeName: 'node-a', serviceCIDRs: ['10.96.0.0/16'], minSyncPeriodMs: 0, syncPeriodMs: 100,
+    logger: pino({ level: 'silent' }), healthCheckBindAddress: null, runner: netnsRunner(names.a),
+  });
+  p.onServiceUpdate(service('web', { clusterIP: '10.96.2.1', ports: [{ port: 80 }] }));
+  await p.start();
+  const hooked = async (): Promise<boolean> =>
+    (await execa('ip', ['netns', 'exec', names.a, 'iptables', '-t', 'nat', '-S', 'PREROUTING'])).stdout.includes('-j KUBE-SERVICES');
+  assert.ok(await hooked());
+  await execa('ip', ['netns', 'exec', names.a, 'iptables', '-t', 'nat', '-F', 'PREROUTING']);
+  let back = false;
+  for (let i = 0; i < 50 && !back; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    back = await hooked();
+  }
+  await p.cleanup();
+  assert.ok(back, 'the PREROUTING hook was not restored');
+});
