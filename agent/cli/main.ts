@@ -8,7 +8,7 @@ import { VERSION } from '../version.js';
 
 const collect = (v: string, prev: string[] = []) => prev.concat(v.split(',').filter(Boolean));
 const program = new Command('kna')
-  .description('kube-node-agent: kubelet, CNI, kube-proxy and overlay in one process.\nRuns the pods of a manifest folder on containerd (standalone), or joins a cluster.')
+  .description('kube-node-agent: kubelet, CNI and kube-proxy in one process.\nRuns the pods and Services of a manifest folder on containerd (standalone mode).')
   .version(VERSION, '--version')
   .showHelpAfterError();
 
@@ -134,8 +134,19 @@ program
 program
   .command('version')
   .description('Print the agent version and the container runtime it talks to.')
-  .action(() => {
+  .option('--container-runtime-endpoint <endpoint>', 'CRI socket', DEFAULTS.containerRuntimeEndpoint)
+  .action(async (opts: { containerRuntimeEndpoint: string }) => {
     console.log(`kna ${VERSION} (node ${process.version})`);
+    const { CriClient } = await import('../cri/client.js');
+    const cri = CriClient.connect(opts.containerRuntimeEndpoint, { timeoutMs: 3000 });
+    try {
+      const v = await cri.version();
+      console.log(`runtime ${v.runtimeName} ${v.runtimeVersion} (CRI ${v.runtimeApiVersion}) at ${opts.containerRuntimeEndpoint}`);
+    } catch (err) {
+      console.log(`runtime at ${opts.containerRuntimeEndpoint}: unreachable (${errorMessage(err)})`);
+    } finally {
+      cri.close();
+    }
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
