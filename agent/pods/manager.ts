@@ -12,7 +12,7 @@ import type { Pod, PodStatus } from './api-types.js';
 import { readCriLog } from './cri-log.js';
 import { L } from './labels.js';
 import type { Relister, RuntimePod } from './pleg.js';
-import { PodWorker, type WorkerDeps } from './worker.js';
+import { PodWorker, pruneStatusCache, type WorkerDeps } from './worker.js';
 
 export interface ManagerMetrics {
   podStart: Histogram;
@@ -147,6 +147,7 @@ export class PodManager implements NodeApi {
       for (const uid of changed) this.workers.get(uid)?.wake();
       if (this.desiredKnown) this.adoptOrphans();
       this.updateGauges();
+      pruneStatusCache(new Set(this.relister.all().flatMap((p) => p.containers.map((c) => c.id))));
     } catch (err) {
       this.metrics.syncErrors.inc();
       this.log.warn({ err: errorMessage(err) }, 'relist failed (container runtime unreachable?)');

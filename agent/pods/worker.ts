@@ -42,6 +42,11 @@ type Phase = 'syncing' | 'terminating' | 'terminated';
 /** Container statuses of exited containers never change: cache them by id. */
 const exitedStatusCache = new Map<string, ContainerStatus>();
 
+/** Forgets cached statuses of containers the runtime no longer has. */
+export function pruneStatusCache(live: ReadonlySet<string>): void {
+  for (const id of exitedStatusCache.keys()) if (!live.has(id)) exitedStatusCache.delete(id);
+}
+
 export class PodWorker {
   private phase: Phase = 'syncing';
   private running: Promise<void> | undefined;

@@ -3,10 +3,10 @@
 // `kna get/logs/exec` commands. stop() terminates the agent and removes its pods.
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
-import type { Containerd } from './containerd.js';
+import { startContainerd, type Containerd } from './containerd.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
 
@@ -60,7 +60,8 @@ export class TestAgent {
   }
 
   start(): void {
-    this.proc = execa(process.execPath, [MAIN, 'run',
+    // The same V8 flag as the installed `kna` wrapper (scripts/lib.sh).
+    this.proc = execa(process.execPath, ['--max-semi-space-size=1', MAIN, 'run',
       '--node-name', 'kna-t-node', '--manifests', this.manifests, '--root-dir', this.rootDir,
       '--container-runtime-endpoint', this.containerd.endpoint, '--pod-cidr', this.containerd.podCidr,
       '--cni-conf-dir', this.containerd.cniConfDir, '--cni-bin-dir', this.containerd.cniBinDir, '--cni-bridge', this.containerd.bridge,
@@ -153,4 +154,19 @@ export function startAgent(t: Pick<TestContext, 'after'>, containerd: Containerd
   t.after(() => a.stop());
   a.start();
   return a;
+}
+
+/** A node for one test file: a private containerd and an agent on it, made in before() and removed in after(). */
+export function nodePerFile(name: string, extraArgs: () => string[] | Promise<string[]> = () => []): { containerd: Containerd; agent: TestAgent } {
+  const node = {} as { containerd: Containerd; agent: TestAgent };
+  before(async () => {
+    node.containerd = await startContainerd({ name });
+    node.agent = new TestAgent(node.containerd, await extraArgs());
+    node.agent.start();
+  });
+  after(async () => {
+    await node.agent?.stop();
+    await node.containerd?.stop();
+  });
+  return node;
 }

@@ -2,24 +2,14 @@
 // envFrom, updates), downward API, resource limits in the cgroup, security context,
 // hostNetwork, and kubelet's reasons when an image cannot be pulled.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startContainerd, type Containerd } from '../harness/containerd.js';
-import { TestAgent } from '../harness/agent.js';
+import { test } from 'node:test';
+import { nodePerFile } from '../harness/agent.js';
 
-let containerd: Containerd;
-let agent: TestAgent;
-before(async () => {
-  containerd = await startContainerd({ name: 'cfg' });
-  agent = new TestAgent(containerd);
-  agent.start();
-});
-after(async () => {
-  await agent?.stop();
-  await containerd?.stop();
-});
+const node = nodePerFile('cfg');
 
-const running = (name: string) => agent.waitPod(name, (p) => p.status.phase === 'Running' && p.status.containerStatuses?.every((c) => c.state.running) === true, 'Running');
-const sh = async (pod: string, script: string) => String((await agent.kna(['exec', pod, '--', 'sh', '-c', script])).stdout).trim();
+
+const running = (name: string) => node.agent.waitPod(name, (p) => p.status.phase === 'Running' && p.status.containerStatuses?.every((c) => c.state.running) === true, 'Running');
+const sh = async (pod: string, script: string) => String((await node.agent.kna(['exec', pod, '--', 'sh', '-c', script])).stdout).trim();
 
 const objects = (greeting: string) => `
 apiVersion: v1
@@ -34,8 +24,8 @@ stringData: { password: s3cret }
 `;
 
 test('ConfigMap and Secret reach volumes, env and envFrom; a changed ConfigMap updates the mounted file', async () => {
-  agent.writeManifest('objects.yaml', objects('hello'));
-  agent.writeManifest('app.yaml', `
+  node.agent.writeManifest('objects.yaml', objects('hello'));
+  node.agent.writeManifest('app.yaml', `
 apiVersion: v1
 kind: Pod
 metadata: { name: app, labels: { tier: backend } }
@@ -74,15 +64,15 @@ spec:
   assert.equal(await sh('app', 'cat /etc/podinfo/labels; echo; cat /etc/podinfo/name'), 'tier="backend"\napp');
   assert.equal(await sh('app', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes'), String(48 * 1024 * 1024));
   assert.equal(await sh('app', 'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us'), '25000');
-  assert.notEqual((await agent.kna(['exec', 'app', '--', 'touch', '/etc/settings/x'], { reject: false })).exitCode, 0, 'configMap volumes are read-only');
+  assert.notEqual((await node.agent.kna(['exec', 'app', '--', 'touch', '/etc/settings/x'], { reject: false })).exitCode, 0, 'configMap volumes are read-only');
 
-  agent.writeManifest('objects.yaml', objects('bonjour'));
-  await agent.waitFor('the mounted file follows the ConfigMap', async () => (await sh('app', 'cat /etc/settings/greeting')) === 'bonjour', 60_000);
-  agent.removeManifest('app.yaml');
+  node.agent.writeManifest('objects.yaml', objects('bonjour'));
+  await node.agent.waitFor('the mounted file follows the ConfigMap', async () => (await sh('app', 'cat /etc/settings/greeting')) === 'bonjour', 60_000);
+  node.agent.removeManifest('app.yaml');
 });
 
 test('securityContext: runAsUser/runAsGroup and a read-only root filesystem', async () => {
-  agent.writeManifest('secure.yaml', `
+  node.agent.writeManifest('secure.yaml', `
 apiVersion: v1
 kind: Pod
 metadata: { name: secure }
@@ -98,13 +88,13 @@ spec:
 `);
   await running('secure');
   assert.equal(await sh('secure', 'id -u; id -g'), '1000\n3000');
-  assert.notEqual((await agent.kna(['exec', 'secure', '--', 'touch', '/root-file'], { reject: false })).exitCode, 0);
+  assert.notEqual((await node.agent.kna(['exec', 'secure', '--', 'touch', '/root-file'], { reject: false })).exitCode, 0);
   assert.match(await sh('secure', 'grep CapEff /proc/self/status'), /CapEff:\s+0+$/);
-  agent.removeManifest('secure.yaml');
+  node.agent.removeManifest('secure.yaml');
 });
 
 test('a hostNetwork pod gets the node\'s network and IP', async () => {
-  agent.writeManifest('hostnet.yaml', `
+  node.agent.writeManifest('hostnet.yaml', `
 apiVersion: v1
 kind: Pod
 metadata: { name: hostnet }
@@ -118,11 +108,11 @@ spec:
   assert.ok(pod.status.podIP);
   assert.equal(pod.status.podIP, pod.status.hostIP);
   assert.match(await sh('hostnet', 'ip -o addr'), new RegExp(pod.status.podIP!.replace(/\./g, '\\.')));
-  agent.removeManifest('hostnet.yaml');
+  node.agent.removeManifest('hostnet.yaml');
 });
 
 test('an image that cannot be pulled shows ErrImagePull, then ImagePullBackOff', async () => {
-  agent.writeManifest('nopull.yaml', `
+  node.agent.writeManifest('nopull.yaml', `
 apiVersion: v1
 kind: Pod
 metadata: { name: nopull }
@@ -132,12 +122,12 @@ spec:
     - { name: main, image: 'localhost/kna/does-not-exist:v1', command: [sleep, '1'] }
 `);
   const seen = new Set<string>();
-  await agent.waitFor('both pull reasons', async () => {
-    const reason = (await agent.pod('nopull'))?.status.containerStatuses?.[0]?.state.waiting?.reason;
+  await node.agent.waitFor('both pull reasons', async () => {
+    const reason = (await node.agent.pod('nopull'))?.status.containerStatuses?.[0]?.state.waiting?.reason;
     if (reason) seen.add(reason);
     return seen.has('ErrImagePull') && seen.has('ImagePullBackOff');
   }, 60_000);
-  const p = await agent.pod('nopull');
+  const p = await node.agent.pod('nopull');
   assert.equal(p?.status.phase, 'Pending');
-  agent.removeManifest('nopull.yaml');
+  node.agent.removeManifest('nopull.yaml');
 });

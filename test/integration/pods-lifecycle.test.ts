@@ -2,27 +2,17 @@
 // logs, exec, and removal from the folder, all through the real binary and containerd.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { startContainerd, type Containerd } from '../harness/containerd.js';
-import { TestAgent } from '../harness/agent.js';
+import { test } from 'node:test';
+import { nodePerFile } from '../harness/agent.js';
 
-let containerd: Containerd;
-let agent: TestAgent;
+const node = nodePerFile('life');
 
-before(async () => {
-  containerd = await startContainerd({ name: 'life' });
-  agent = new TestAgent(containerd);
-  agent.start();
-});
-after(async () => {
-  await agent?.stop();
-  await containerd?.stop();
-});
+
 
 const BUSYBOX = 'localhost/kna/busybox:latest';
 
 test('init container writes into an emptyDir the app serves; the pod gets Running, Ready and an IP', async () => {
-  agent.writeManifest('web.yaml', `
+  node.agent.writeManifest('web.yaml', `
 apiVersion: v1
 kind: Pod
 metadata: { name: web, labels: { app: web } }
@@ -47,7 +37,7 @@ spec:
       volumeMounts: [{ name: www, mountPath: /www }]
   volumes: [{ name: www, emptyDir: {} }]
 `);
-  const pod = await agent.waitPod('web', (p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 'Ready');
+  const pod = await node.agent.waitPod('web', (p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 'Ready');
   assert.equal(pod.status.phase, 'Running');
   assert.match(pod.status.podIP ?? '', /^10\./);
   assert.ok(pod.status.startTime);
@@ -64,24 +54,24 @@ spec:
   }
 
   // The page the init container wrote, fetched by an exec in the app container.
-  const r = await agent.kna(['exec', 'web', '-c', 'httpd', '--', 'cat', '/www/index.html']);
+  const r = await node.agent.kna(['exec', 'web', '-c', 'httpd', '--', 'cat', '/www/index.html']);
   assert.equal(String(r.stdout).trim(), 'hello from web in default');
-  const bad = await agent.kna(['exec', 'web', '--', 'sh', '-c', 'exit 3'], { reject: false });
+  const bad = await node.agent.kna(['exec', 'web', '--', 'sh', '-c', 'exit 3'], { reject: false });
   assert.equal(bad.exitCode, 3);
 
-  const logs = await agent.kna(['logs', 'web', '-c', 'httpd']);
+  const logs = await node.agent.kna(['logs', 'web', '-c', 'httpd']);
   assert.match(String(logs.stdout), /^serving$/m);
-  const table = await agent.kna(['get', 'pods', '-o', 'wide']);
+  const table = await node.agent.kna(['get', 'pods', '-o', 'wide']);
   assert.match(String(table.stdout), new RegExp(`default\\s+web\\s+1/1\\s+Running\\s+0\\s+\\S+\\s+${pod.status.podIP!.replace(/\./g, '\\.')}`));
 });
 
 test('a pod removed from the folder is terminated and its sandbox, containers and volumes removed', async () => {
-  const before = await agent.pod('web');
+  const before = await node.agent.pod('web');
   assert.ok(before, 'the previous test leaves web running');
   const uid = before.metadata.uid;
-  agent.removeManifest('web.yaml');
-  await agent.waitFor('web gone', async () => (await agent.pod('web')) === undefined);
-  await agent.waitFor('runtime has no sandbox for web', async () => (await containerd.cri.listPodSandbox({ labelSelector: { 'io.kubernetes.pod.uid': uid } })).length === 0);
-  assert.equal((await containerd.cri.listContainers({ labelSelector: { 'io.kubernetes.pod.uid': uid } })).length, 0);
-  assert.equal(existsSync(`${agent.rootDir}/pods/${uid}`), false);
+  node.agent.removeManifest('web.yaml');
+  await node.agent.waitFor('web gone', async () => (await node.agent.pod('web')) === undefined);
+  await node.agent.waitFor('runtime has no sandbox for web', async () => (await node.containerd.cri.listPodSandbox({ labelSelector: { 'io.kubernetes.pod.uid': uid } })).length === 0);
+  assert.equal((await node.containerd.cri.listContainers({ labelSelector: { 'io.kubernetes.pod.uid': uid } })).length, 0);
+  assert.equal(existsSync(`${node.agent.rootDir}/pods/${uid}`), false);
 });

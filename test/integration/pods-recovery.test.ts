@@ -2,22 +2,12 @@
 // survived; containers removed behind the agent's back come back; bad manifests are
 // reported without disturbing the others.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startContainerd, type Containerd } from '../harness/containerd.js';
-import { TestAgent } from '../harness/agent.js';
+import { nodePerFile } from '../harness/agent.js';
 
-let containerd: Containerd;
-let agent: TestAgent;
-before(async () => {
-  containerd = await startContainerd({ name: 'rec' });
-  agent = new TestAgent(containerd);
-  agent.start();
-});
-after(async () => {
-  await agent?.stop();
-  await containerd?.stop();
-});
+const node = nodePerFile('rec');
+
 
 const sleeper = (name: string) => `
 apiVersion: v1
@@ -28,50 +18,50 @@ spec:
   containers:
     - { name: app, image: localhost/kna/busybox:latest, imagePullPolicy: IfNotPresent, command: [sleep, '100000'] }
 `;
-const running = (name: string) => agent.waitPod(name, (p) => p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.state.running !== undefined, 'Running');
+const running = (name: string) => node.agent.waitPod(name, (p) => p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.state.running !== undefined, 'Running');
 const podUid = (uid: string) => ({ labelSelector: { 'io.kubernetes.pod.uid': uid } });
 
 test('kill -9 of the agent: on restart its pods are adopted, not duplicated, not restarted', async () => {
-  agent.writeManifest('a.yaml', sleeper('adopted'));
+  node.agent.writeManifest('a.yaml', sleeper('adopted'));
   const before = await running('adopted');
   const uid = before.metadata.uid;
   const cid = before.status.containerStatuses![0]!.containerID;
-  await agent.kill9();
-  agent.start();
+  await node.agent.kill9();
+  node.agent.start();
   const after = await running('adopted');
   // Several relists later nothing has been recreated.
   await sleep(3000);
-  const again = await agent.pod('adopted');
+  const again = await node.agent.pod('adopted');
   assert.equal(after.metadata.uid, uid);
   assert.equal(again?.status.containerStatuses?.[0]?.containerID, cid);
   assert.equal(again?.status.containerStatuses?.[0]?.restartCount, 0);
-  assert.equal((await containerd.cri.listPodSandbox(podUid(uid))).length, 1);
-  assert.equal((await containerd.cri.listContainers(podUid(uid))).length, 1);
+  assert.equal((await node.containerd.cri.listPodSandbox(podUid(uid))).length, 1);
+  assert.equal((await node.containerd.cri.listContainers(podUid(uid))).length, 1);
 });
 
 test('a container removed behind the agent\'s back comes back', async () => {
   const p = await running('adopted');
   const cid = p.status.containerStatuses![0]!.containerID!.replace('containerd://', '');
-  await containerd.cri.stopContainer(cid, 0);
-  await containerd.cri.removeContainer(cid);
-  const back = await agent.waitPod('adopted', (x) => {
+  await node.containerd.cri.stopContainer(cid, 0);
+  await node.containerd.cri.removeContainer(cid);
+  const back = await node.agent.waitPod('adopted', (x) => {
     const id = x.status.containerStatuses?.[0]?.containerID;
     return !!id && !id.endsWith(cid) && x.status.containerStatuses?.[0]?.state.running !== undefined;
   }, 'a new running container');
-  assert.equal((await containerd.cri.listContainers(podUid(back.metadata.uid))).filter((c) => c.state === 'CONTAINER_RUNNING').length, 1);
+  assert.equal((await node.containerd.cri.listContainers(podUid(back.metadata.uid))).filter((c) => c.state === 'CONTAINER_RUNNING').length, 1);
 });
 
 test('containerd restarting is survived: pods keep running and new pods start afterwards', async () => {
   const before = await running('adopted');
-  await containerd.restart();
-  agent.writeManifest('b.yaml', sleeper('after-restart'));
+  await node.containerd.restart();
+  node.agent.writeManifest('b.yaml', sleeper('after-restart'));
   await running('after-restart');
-  const same = await agent.pod('adopted');
+  const same = await node.agent.pod('adopted');
   assert.equal(same?.status.containerStatuses?.[0]?.containerID, before.status.containerStatuses?.[0]?.containerID);
 });
 
 test('a malformed manifest is reported with file and field, and other pods keep running', async () => {
-  agent.writeManifest('bad.yaml', `
+  node.agent.writeManifest('bad.yaml', `
 apiVersion: v1
 kind: Pod
 metadata: { name: broken }
@@ -81,11 +71,11 @@ spec:
       image: localhost/kna/busybox:latest
       ports: [{ containerPort: 70000 }]
 `);
-  agent.writeManifest('garbage.yaml', 'this: [is: not yaml');
-  await agent.waitFor('errors logged', async () => /bad\.yaml.*spec\.containers\[0\]\.ports\[0\]\.containerPort/.test(agent.log()) && /garbage\.yaml/.test(agent.log()));
+  node.agent.writeManifest('garbage.yaml', 'this: [is: not yaml');
+  await node.agent.waitFor('errors logged', async () => /bad\.yaml.*spec\.containers\[0\]\.ports\[0\]\.containerPort/.test(node.agent.log()) && /garbage\.yaml/.test(node.agent.log()));
   await sleep(1500);
-  assert.equal(await agent.pod('broken'), undefined);
-  const p = await agent.pod('adopted');
+  assert.equal(await node.agent.pod('broken'), undefined);
+  const p = await node.agent.pod('adopted');
   assert.equal(p?.status.phase, 'Running');
   assert.equal(p?.status.containerStatuses?.[0]?.restartCount, 0);
 });

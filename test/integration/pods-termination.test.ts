@@ -2,26 +2,20 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { startContainerd, type Containerd } from '../harness/containerd.js';
-import { TestAgent } from '../harness/agent.js';
+import { nodePerFile } from '../harness/agent.js';
 
-let containerd: Containerd;
-let agent: TestAgent;
+const node = nodePerFile('term');
+
 let shared: string;
 before(async () => {
-  containerd = await startContainerd({ name: 'term' });
-  agent = new TestAgent(containerd);
-  agent.start();
   shared = mkdtempSync('/tmp/kna-t-term-');
 });
 after(async () => {
-  await agent?.stop();
-  await containerd?.stop();
   rmSync(shared, { recursive: true, force: true });
 });
 
 test('preStop runs before SIGTERM reaches the container', async () => {
-  agent.writeManifest('stop.yaml', `
+  node.agent.writeManifest('stop.yaml', `
 apiVersion: v1
 kind: Pod
 metadata: { name: stopper }
@@ -37,16 +31,16 @@ spec:
       volumeMounts: [{ name: shared, mountPath: /shared }]
   volumes: [{ name: shared, hostPath: { path: ${shared}, type: Directory } }]
 `);
-  await agent.waitPod('stopper', (p) => p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.state.running !== undefined, 'Running');
-  agent.removeManifest('stop.yaml');
-  await agent.waitFor('stopper gone', async () => (await agent.pod('stopper')) === undefined);
+  await node.agent.waitPod('stopper', (p) => p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.state.running !== undefined, 'Running');
+  node.agent.removeManifest('stop.yaml');
+  await node.agent.waitFor('stopper gone', async () => (await node.agent.pod('stopper')) === undefined);
   assert.deepEqual(readFileSync(`${shared}/events`, 'utf8').trim().split('\n'), ['prestop', 'term']);
 });
 
 test('a container that ignores SIGTERM is killed (exit 137) when the grace period ends', async () => {
   // A liveness failure kills with the pod's grace period and keeps the killed
   // instance as lastState, so its exit code can be read.
-  agent.writeManifest('stubborn.yaml', `
+  node.agent.writeManifest('stubborn.yaml', `
 apiVersion: v1
 kind: Pod
 metadata: { name: stubborn }
@@ -59,10 +53,10 @@ spec:
       command: [sh, -c, 'trap "" TERM; touch /tmp/alive; while true; do sleep 0.2; done']
       livenessProbe: { exec: { command: [test, -f, /tmp/alive] }, periodSeconds: 1, failureThreshold: 1 }
 `);
-  await agent.waitPod('stubborn', (x) => x.status.phase === 'Running' && x.status.containerStatuses?.[0]?.state.running !== undefined, 'Running');
-  await agent.kna(['exec', 'stubborn', '--', 'rm', '/tmp/alive']);
-  const p = await agent.waitPod('stubborn', (x) => (x.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1, 'restarted', 60_000);
+  await node.agent.waitPod('stubborn', (x) => x.status.phase === 'Running' && x.status.containerStatuses?.[0]?.state.running !== undefined, 'Running');
+  await node.agent.kna(['exec', 'stubborn', '--', 'rm', '/tmp/alive']);
+  const p = await node.agent.waitPod('stubborn', (x) => (x.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1, 'restarted', 60_000);
   assert.equal(p.status.containerStatuses?.[0]?.lastState.terminated?.exitCode, 137);
-  agent.removeManifest('stubborn.yaml');
-  await agent.waitFor('stubborn gone', async () => (await agent.pod('stubborn')) === undefined);
+  node.agent.removeManifest('stubborn.yaml');
+  await node.agent.waitFor('stubborn gone', async () => (await node.agent.pod('stubborn')) === undefined);
 });

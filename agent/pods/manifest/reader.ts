@@ -3,7 +3,7 @@
 // A bad file or document becomes an error and never stops the others; only an
 // unreadable folder throws (the caller then keeps its last good state).
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { parseAllDocuments, type Tags } from 'yaml';
 import { dropDuplicates, ManifestError, parseManifestDocument, type ManifestObject } from './schema.js';
 
@@ -16,25 +16,39 @@ export interface ManifestDir {
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
+/** Parse results by file, reused while the file's inode, size and mtime are unchanged. */
+const parsed = new Map<string, { key: string; result: ManifestDir }>();
+
 export async function readManifestDir(dir: string, nodeName: string): Promise<ManifestDir> {
   const names = (await readdir(dir)).filter((n) => !n.startsWith('.') && EXTENSIONS.has(extname(n).toLowerCase())).sort();
   const objects: ManifestObject[] = [];
   const errors: ManifestError[] = [];
+  const seen = new Set<string>();
   for (const name of names) {
     const file = join(dir, name);
-    let text: string;
+    let r: ManifestDir;
     try {
       // stat follows symlinks: a link to a file counts, a link to a folder does not.
-      if (!(await stat(file)).isFile()) continue;
-      text = await readFile(file, 'utf8');
+      const st = await stat(file);
+      if (!st.isFile()) continue;
+      // A folder of many pods is rescanned on every change: parse only what changed.
+      const key = `${nodeName}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      const cached = parsed.get(file);
+      if (cached?.key === key) r = cached.result;
+      else {
+        r = parseManifestText(await readFile(file, 'utf8'), file, nodeName);
+        parsed.set(file, { key, result: r });
+      }
+      seen.add(file);
     } catch (err) {
       errors.push(new ManifestError(file, 'file', [`cannot read: ${(err as Error).message}`]));
       continue;
     }
-    const r = parseManifestText(text, file, nodeName);
     objects.push(...r.objects);
     errors.push(...r.errors);
   }
+  const here = dirname(join(dir, 'x'));
+  for (const f of parsed.keys()) if (dirname(f) === here && !seen.has(f)) parsed.delete(f);
   const unique = dropDuplicates(objects);
   return { objects: unique.objects, errors: [...errors, ...unique.errors] };
 }
