@@ -44,7 +44,7 @@ export class ManifestSource extends EventEmitter<{ update: [DesiredState] }> {
 
   private schedule(): void {
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.scan(), 10);
+    this.debounce = setTimeout(() => void this.scan(), 2); // coalesce a rename's event pair
   }
 
   /** One scan at a time; a change seen during a scan triggers one more. */
