@@ -6,7 +6,7 @@ import { isNotFound } from '../cri/errors.js';
 import { ContainerState, PodSandboxState, type Container, type ContainerStatus, type PodSandboxConfig } from '../cri/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import type { Container as ContainerSpec, Pod, PodStatus } from './api-types.js';
+import type { Pod, PodStatus } from './api-types.js';
 import type { Backoff } from './backoff.js';
 import { containerConfig, type ContainerKind } from './container-config.js';
 import { EnvError, resolveCommand, resolveEnv } from './env.js';
@@ -19,7 +19,8 @@ import type { Relister, RuntimePod } from './pleg.js';
 import type { ProbeManager } from './probes/index.js';
 import { containerResources } from './resources.js';
 import { commitBackoff, computePodActions, containerHash, type ContainerObservation, type ContainerStart, type ProbeResults, type SandboxObservation } from './restart.js';
-import { sandboxConfig, type NodeContext } from './sandbox-config.js';
+import type { NodeFacts } from './node-info.js';
+import { sandboxConfig } from './sandbox-config.js';
 import { computePodStatus, type Waiting } from './status.js';
 import { containerMounts, prepareVolumes, teardownVolumes, updateVolumes, writeEtcHosts, type PreparedVolumes } from './volumes/index.js';
 import type { ObjectStore } from './object-store.js';
@@ -28,7 +29,7 @@ export interface WorkerDeps {
   cri: CriClient;
   relister: Relister;
   images: ImageManager;
-  node: NodeContext & { hostIPs: string[]; memoryCapacity: number; allocatable: { cpu: string; memory: string } };
+  node: NodeFacts;
   objects: ObjectStore;
   probes: ProbeManager;
   backoff: Backoff;
@@ -419,4 +420,3 @@ function stateName(s: string): ContainerObservation['state'] {
   }
 }
 
-export type { ContainerSpec };
