@@ -1,7 +1,7 @@
 // Parallel ADD and DEL with random kill -9 of plugin processes, then the runtime's
 // repeated DELs: no address may be handed out twice, and at the end nothing may be
 // left: reservations, temp files, veths or tagged rules.
-// 40 pods by default; KNA_CNI_STRESS=200 for the full run (a few minutes).
+// 200 pods, as the issue asks (about 30 s here); KNA_CNI_STRESS=N for another count.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { execPlugin, NetnsLab, type Netns } from '../harness/netns.js';
 
 const BIN = 'dist/cni/kna-cni';
-const PODS = Number(process.env.KNA_CNI_STRESS ?? 40);
+const PODS = Number(process.env.KNA_CNI_STRESS ?? 200);
 const NETWORK = 'kna-t-stress';
 
 interface Outcome { code: number | 'killed'; stdout: string }
