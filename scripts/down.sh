@@ -11,7 +11,7 @@ if containerd_running && [ -f "$KNA_SRC/dist/agent/cli/main.js" ]; then
 fi
 stop_containerd
 # Mounts containerd or pods left under our directories (shm, rootfs, volumes).
-grep -E " ($KNA_ROOT|$KNA_RUN)/" /proc/self/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+{ grep -E " ($KNA_ROOT|$KNA_RUN)/" /proc/self/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 ip link del kna0 2>/dev/null || true
 rm -rf "$KNA_RUN" "$KNA_ROOT/containerd" "$KNA_ROOT/pods" "$KNA_ROOT/logs" "$KNA_ROOT/cni" "$KNA_CNI_CONF/10-kna.conflist"
 log "stopped kna and containerd"
