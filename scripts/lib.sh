@@ -18,6 +18,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# True for a live process; a killed one that nobody has reaped yet (a zombie) is dead.
+pid_alive() {
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+pidfile_alive() { pid_alive "$(cat "$1" 2>/dev/null)"; }
+
 # Debian packages the agent and its tests need (containerd, runc, netfilter tools,
 # reference CNI plugins as a baseline, busybox for the local image, gcc for pause).
 KNA_APT_PACKAGES=(containerd runc iptables nftables conntrack ipset iproute2
@@ -99,7 +105,7 @@ ensure_cni() {
 }
 
 containerd_running() {
-  [ -f $KNA_RUN/containerd.pid ] && kill -0 "$(cat $KNA_RUN/containerd.pid)" 2>/dev/null && [ -S $KNA_CONTAINERD_SOCK ]
+  pidfile_alive $KNA_RUN/containerd.pid && [ -S $KNA_CONTAINERD_SOCK ]
 }
 
 ensure_containerd() {
@@ -121,8 +127,8 @@ ensure_containerd() {
 stop_containerd() {
   if [ -f $KNA_RUN/containerd.pid ]; then
     local pid; pid=$(cat $KNA_RUN/containerd.pid)
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid"; for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if pid_alive "$pid"; then
+      kill "$pid"; for _ in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.1; done
       kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f $KNA_RUN/containerd.pid
@@ -147,8 +153,8 @@ stop_agent() {
   local pidfile=$KNA_RUN/kna.pid
   [ -f "$pidfile" ] || return 0
   local pid; pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if pid_alive "$pid"; then
+    kill "$pid"; for _ in $(seq 1 100); do pid_alive "$pid" || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile" $KNA_RUN/kna.args

@@ -16,7 +16,7 @@ extra=(${KNA_ARGS:-})
 want="$(printf '%q ' "${args[@]}" "${extra[@]}") $(cat "$KNA_SRC/dist/.kna-build")"
 
 pidfile=$KNA_RUN/kna.pid
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+if pidfile_alive "$pidfile"; then
   if [ "$(cat $KNA_RUN/kna.args 2>/dev/null)" = "$want" ]; then
     log "kna is running (pid $(cat "$pidfile")); log in $KNA_LOG"
     exit 0
@@ -29,7 +29,7 @@ setsid /usr/local/bin/kna "${args[@]}" "${extra[@]}" >>"$KNA_LOG" 2>&1 < /dev/nu
 echo $! > "$pidfile"
 echo "$want" > $KNA_RUN/kna.args
 for _ in $(seq 1 100); do
-  kill -0 "$(cat "$pidfile")" 2>/dev/null || { echo "kna exited at start; the end of $KNA_LOG:" >&2; tail -20 "$KNA_LOG" >&2; exit 1; }
+  pidfile_alive "$pidfile" || { echo "kna exited at start; the end of $KNA_LOG:" >&2; tail -20 "$KNA_LOG" >&2; exit 1; }
   [ -S "$KNA_ROOT/kna.sock" ] && break
   sleep 0.1
 done

@@ -71,7 +71,10 @@ export function computePodStatus(input: PodStatusInput): PodStatus {
     reason = previous.reason;
     message = previous.message;
   }
-  const startTime = previous?.startTime ?? rfc3339(now);
+  // First seen: kept from the last status, else (an adopted pod after an agent restart)
+  // when its oldest sandbox was made, so the pod's age survives the restart.
+  const oldestSandbox = Math.min(...input.sandboxes.map((s) => s.createdAt || Infinity));
+  const startTime = previous?.startTime ?? rfc3339(Math.min(now, oldestSandbox));
   if (deadlineExceeded(pod, startTime, now)) {
     phase = 'Failed';
     reason = DEADLINE_EXCEEDED;

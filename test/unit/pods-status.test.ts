@@ -228,9 +228,11 @@ test('a container that vanished while running is reported terminated (ContainerS
 
 test('activeDeadlineSeconds exceeded -> Failed with DeadlineExceeded', () => {
   const pod = makePod({ activeDeadlineSeconds: 30, containers: [c('web')] });
-  const first = status(pod, [running('web')]);
+  // The pod started (its sandbox was made) at NOW; the deadline counts from there.
+  const sandboxes = [sandbox({ createdAt: NOW })];
+  const first = status(pod, [running('web')], { sandboxes });
   assert.equal(first.phase, 'Running');
-  const s = status(pod, [running('web')], { previous: first, now: NOW + 30_000 });
+  const s = status(pod, [running('web')], { sandboxes, previous: first, now: NOW + 30_000 });
   assert.deepEqual([s.phase, s.reason, s.message], ['Failed', 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline']);
 });
 
