@@ -3,11 +3,14 @@
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { ClusterLink, JoinFlags } from './apiserver/start.js';
 import type { AgentConfig } from './config.js';
 import { CriClient } from './cri/client.js';
 import { installCniPlugin, nodeConflist, writeCniConfig } from './network/cni-config.js';
+import { startOverlay } from './network/start.js';
 import { Backoff } from './pods/backoff.js';
 import { ImageManager } from './pods/images.js';
+import type { Pod } from './pods/api-types.js';
 import { PodManager, podMetrics } from './pods/manager.js';
 import { nodeFacts } from './pods/node-info.js';
 import { ObjectStore } from './pods/object-store.js';
@@ -23,18 +26,25 @@ import { serveLocalApi } from './server/local-api.js';
 import { createLogger, setLogger } from './util/log.js';
 import { VERSION } from './version.js';
 
-export async function runAgent(cfg: AgentConfig): Promise<void> {
+/** `join`: bootstrap credentials first (`kna join`), then run with them. */
+export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}): Promise<void> {
   const log = createLogger(cfg.logFormat, cfg.logLevel);
   setLogger(log);
-  log.info({ version: VERSION, node: cfg.nodeName, manifests: cfg.manifests, proxyMode: cfg.proxyMode }, 'starting kna');
-  if (cfg.kubeconfig) throw new Error('--kubeconfig: joining a control plane is not implemented yet; run standalone with --manifests');
-  if (cfg.overlay !== 'none') throw new Error(`--overlay ${cfg.overlay}: the overlay is not implemented yet; use --overlay none`);
+  log.info({ version: VERSION, node: cfg.nodeName, manifests: cfg.manifests, proxyMode: cfg.proxyMode, overlay: cfg.overlay }, 'starting kna');
+  // Loaded only with a control plane: standalone starts without it.
+  const controlPlane = cfg.kubeconfig || opts.join ? await import('./apiserver/start.js') : undefined;
+  if (opts.join) cfg = { ...cfg, kubeconfig: await controlPlane!.joinFromFlags(opts.join, cfg, log) };
   await mkdir(cfg.rootDir, { recursive: true, mode: 0o700 });
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // The overlay first: the pod MTU in the conflist depends on it.
+  const overlay = await startOverlay(cfg, log);
   await installCniPlugin(cfg.cniBinDir);
-  await writeCniConfig(cfg.cniConfDir, nodeConflist({ podCidrs: [cfg.podCIDR], bridge: cfg.cniBridge, rootDir: cfg.rootDir }));
+  await writeCniConfig(cfg.cniConfDir, nodeConflist({
+    podCidrs: [cfg.podCIDR], bridge: cfg.cniBridge, rootDir: cfg.rootDir,
+    ...(overlay ? { mtu: overlay.podMtu } : {}), ...(cfg.clusterCIDR ? { clusterCidrs: [cfg.clusterCIDR] } : {}),
+  }));
 
   const cri = CriClient.connect(cfg.containerRuntimeEndpoint);
   const node = await nodeFacts(cfg);
@@ -43,9 +53,10 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
   const probes = new ProbeManager({ execSync: (id, cmd, t) => cri.execSync(id, cmd, t), log });
   const proxier = createProxier(cfg, registry, log);
   let services: StandaloneServices | undefined;
+  let cluster: ClusterLink | undefined;
   const manager = new PodManager(cri, relister, {
     images: new ImageManager(cri), node, objects, probes, backoff: new Backoff(), log,
-  }, podMetrics(registry), log, { onPodsChanged: () => services?.changed() });
+  }, podMetrics(registry), log, { onPodsChanged: () => { services?.changed(); cluster?.podsChanged(); } });
   probes.on('result', (ev: { podUid: string }) => manager.wakePod(ev.podUid));
   if (proxier) {
     const allocator = await ClusterIPAllocator.open(cfg.rootDir, cfg.serviceClusterIPRange);
@@ -56,14 +67,18 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
     }, allocator, proxier, log);
   }
 
+  // With a control plane, the pods bound to this node in the API run alongside the static ones.
+  if (controlPlane && cfg.kubeconfig) cluster = await controlPlane.connectCluster({ cfg: { ...cfg, kubeconfig: cfg.kubeconfig }, cri, manager, log });
+  const setStaticPods = (pods: Pod[]) => (cluster ? cluster.setStaticPods(pods) : manager.setDesired(pods));
+
   const source = cfg.manifests ? new ManifestSource(cfg.manifests, cfg.nodeName, log) : undefined;
   source?.on('update', (state) => {
     objects.replace(state.objects);
-    manager.setDesired(objects.pods());
+    setStaticPods(objects.pods());
     services?.changed();
   });
   await source?.start();
-  if (!source) manager.setDesired([]);
+  if (!source) setStaticPods([]);
   manager.start();
   if (proxier) await manager.initialSync();
   await services?.recompute();
@@ -90,8 +105,10 @@ export async function runAgent(cfg: AgentConfig): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   source?.stop();
+  await cluster?.stop();
   await services?.stop();
   await proxier?.stop(); // rules stay, as kube-proxy leaves them: traffic keeps flowing
+  await overlay?.stop(); // so do the overlay's device and routes
   await manager.stop();
   probes.stop();
   cri.close();

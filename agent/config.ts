@@ -21,6 +21,12 @@ export interface AgentConfig {
   clusterDomain: string;
   proxyMode: (typeof PROXY_MODES)[number];
   overlay: (typeof OVERLAYS)[number];
+  /** Standalone overlay: the peers file (YAML/JSON list of nodes), watched for changes. */
+  peers?: string;
+  /** The overlay's underlay interface; default: the one holding the node IP. */
+  overlayIface?: string;
+  /** This node's underlay address; default: the address of --overlay-iface, else the first host address. */
+  nodeIP?: string;
   cniBinDir: string;
   cniConfDir: string;
   cniBridge: string;
@@ -74,6 +80,9 @@ const fields = z.object({
   clusterDomain: dns1123,
   proxyMode: z.enum(PROXY_MODES),
   overlay: z.enum(OVERLAYS),
+  peers: z.string().startsWith('/', 'must be an absolute path'),
+  overlayIface: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, 'must be a Linux interface name (at most 15 characters)'),
+  nodeIP: z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), 'must be an IPv4 address'),
   cniBinDir: z.string().startsWith('/', 'must be an absolute path'),
   cniConfDir: z.string().startsWith('/', 'must be an absolute path'),
   cniBridge: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, 'must be a Linux interface name (at most 15 characters)'),
@@ -142,7 +151,26 @@ export function resolveConfig(flags: Partial<Record<keyof AgentConfig, unknown>>
   const fromFlags = check(defined, '--');
   const cfg: AgentConfig = { ...DEFAULTS, ...fromFile, ...fromFlags };
   cfg.containerRuntimeEndpoint = cfg.containerRuntimeEndpoint.replace(/^(?!unix:\/\/)/, 'unix://');
+  checkOverlay(cfg);
   return cfg;
+}
+
+/**
+ * An overlay needs to know its peers (standalone: the peers file) and the cluster's
+ * pod network, which pods must reach unmasqueraded so the source IP survives.
+ */
+function checkOverlay(cfg: AgentConfig): void {
+  if (cfg.overlay === 'none') return;
+  // Peers from Node annotations (joined mode) are not there yet: the file serves both modes.
+  if (!cfg.peers) throw new ConfigError('--peers', `required with --overlay ${cfg.overlay} (a file listing the nodes)`);
+  if (!cfg.clusterCIDR) throw new ConfigError('--cluster-cidr', `required with --overlay ${cfg.overlay} (the pod network of all nodes, not masqueraded between pods)`);
+  if (!cidrContains(cfg.clusterCIDR, cfg.podCIDR)) throw new ConfigError('--pod-cidr', `${cfg.podCIDR} must lie inside --cluster-cidr ${cfg.clusterCIDR}`);
+}
+
+function cidrContains(outer: string, inner: string): boolean {
+  const [o, ob] = ipaddr.parseCIDR(outer);
+  const [i, ib] = ipaddr.parseCIDR(inner);
+  return o.kind() === i.kind() && ib >= ob && i.match(o, ob);
 }
 
 export function splitHostPort(s: string): { host: string; port: number } {

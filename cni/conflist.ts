@@ -12,6 +12,8 @@ export interface ConflistOptions {
   /** One per family (dual stack = an IPv4 and an IPv6 CIDR). */
   podCidrs: string[];
   mtu?: number;
+  /** Destinations not masqueraded besides the pod CIDRs (the cluster's pod network). */
+  nonMasqueradeCidrs?: string[];
   cniVersion?: string;
   dataDir?: string;
   plugin?: 'kna-cni' | 'reference';
@@ -30,6 +32,7 @@ export function buildConflist(opts: ConflistOptions): object {
     isGateway: true,
     isDefaultGateway: true,
     ipMasq: true,
+    ...(opts.nonMasqueradeCidrs?.length ? { nonMasqueradeCIDRs: opts.nonMasqueradeCidrs } : {}),
     hairpinMode: true,
     ...(opts.mtu ? { mtu: opts.mtu } : {}),
     ipam,

@@ -1,6 +1,6 @@
 // `kna cleanup`: removes what the agent made, for down.sh and mode changes. Pods go
 // through CRI (so CNI DEL runs and IPs are released), then their volumes (tmpfs
-// mounts), cgroups, and the node's CNI config.
+// mounts), cgroups, the node's CNI config, proxy rules and the overlay's device and routes.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CriClient } from '../cri/client.js';
@@ -19,6 +19,8 @@ export interface CleanupOptions {
   cniConfDir: string;
   /** Remove the Service proxy's rules too (default); --no-proxy-rules keeps them. */
   proxyRules?: boolean;
+  /** Remove the overlay's device and routes too (default); --no-overlay keeps them. */
+  overlay?: boolean;
 }
 
 export async function cleanup(o: CleanupOptions): Promise<void> {
@@ -44,4 +46,8 @@ export async function cleanup(o: CleanupOptions): Promise<void> {
   }
   await rm(join(o.cniConfDir, CONFLIST_NAME), { force: true });
   if (o.proxyRules !== false) await cleanupIptables(commandRunner(), 4);
+  if (o.overlay !== false) {
+    const { removeOverlayState } = await import('../network/overlay.js');
+    console.log(`removed ${await removeOverlayState()} overlay object(s)`);
+  }
 }

@@ -14,9 +14,8 @@ const program = new Command('kna')
 
 const rootDirOption = () => new Option('--root-dir <dir>', 'the agent\'s state directory').default(DEFAULTS.rootDir);
 
-program
-  .command('run')
-  .description('Run the node agent: pods from --manifests (static pods) on containerd over CRI, their network and Services.')
+/** `kna run`'s flags; `kna join` takes them too, as it goes on running as the agent. */
+const runFlags = (cmd: Command): Command => cmd
   .option('--config <file>', 'YAML config file (KubeletConfiguration field names where one exists); flags override it')
   .option('--node-name <name>', `this node's name (default: hostname, ${DEFAULTS.nodeName})`)
   .option('--kubeconfig <file>', 'kubeconfig of a control plane; absent = standalone mode')
@@ -27,7 +26,10 @@ program
   .option('--cluster-dns <ip>', 'DNS server IP for pods with dnsPolicy ClusterFirst (repeatable)', collect)
   .option('--cluster-domain <domain>', `cluster DNS domain (default ${DEFAULTS.clusterDomain})`)
   .addOption(new Option('--proxy-mode <mode>', `Service proxy backend (default ${DEFAULTS.proxyMode})`).choices(PROXY_MODES))
-  .addOption(new Option('--overlay <kind>', `pod network between nodes (default ${DEFAULTS.overlay})`).choices(OVERLAYS))
+  .addOption(new Option('--overlay <kind>', `pod network between nodes (default ${DEFAULTS.overlay}); needs --cluster-cidr and --peers`).choices(OVERLAYS))
+  .option('--peers <file>', 'overlay peers: YAML/JSON list of {name, nodeIP, podCIDR, vtepMAC}, watched for changes (the agent logs its own entry)')
+  .option('--overlay-iface <name>', 'the overlay\'s underlay interface (default: the one holding --node-ip)')
+  .option('--node-ip <ip>', 'this node\'s underlay address (default: the address of --overlay-iface, else the first host address)')
   .option('--cni-bin-dir <dir>', `where CNI plugins live (default ${DEFAULTS.cniBinDir})`)
   .option('--cni-conf-dir <dir>', `where the node's CNI conflist is written (default ${DEFAULTS.cniConfDir})`)
   .option('--cni-bridge <name>', `the pod network's Linux bridge (default ${DEFAULTS.cniBridge})`)
@@ -38,14 +40,38 @@ program
   .option('--nodeport-addresses <cidr>', 'node addresses that accept NodePorts (repeatable; default all)', collect)
   .option('--masquerade-all', 'masquerade all Service traffic')
   .addOption(new Option('--log-format <format>', 'json (default) or text').choices(['json', 'text']))
-  .option('--log-level <level>', 'trace, debug, info, warn, error')
+  .option('--log-level <level>', 'trace, debug, info, warn, error');
+
+/** Parsed `kna run` flags (commander's camelCase) → AgentConfig, over --config when given. */
+async function agentConfig(opts: Record<string, unknown>) {
+  const { resolveConfig } = await import('../config.js');
+  const { config: file, ...flags } = opts;
+  const map: Record<string, string> = { podCidr: 'podCIDR', clusterDns: 'clusterDNS', serviceClusterIpRange: 'serviceClusterIPRange', clusterCidr: 'clusterCIDR', nodeIp: 'nodeIP' };
+  const renamed = Object.fromEntries(Object.entries(flags).map(([k, v]) => [map[k] ?? k, v]));
+  return resolveConfig(renamed, file as string | undefined);
+}
+
+runFlags(program
+  .command('run')
+  .description('Run the node agent: pods from --manifests (static pods) and, with --kubeconfig, the API server\'s pods for this node, on containerd over CRI, their network and Services.'))
   .action(async (opts: Record<string, unknown>) => {
-    const { resolveConfig } = await import('../config.js');
     const { runAgent } = await import('../agent.js');
-    const { config: file, ...flags } = opts;
-    const map: Record<string, string> = { podCidr: 'podCIDR', clusterDns: 'clusterDNS', serviceClusterIpRange: 'serviceClusterIPRange', clusterCidr: 'clusterCIDR' };
-    const renamed = Object.fromEntries(Object.entries(flags).map(([k, v]) => [map[k] ?? k, v]));
-    await runAgent(resolveConfig(renamed, file as string | undefined));
+    await runAgent(await agentConfig(opts));
+  });
+
+runFlags(program
+  .command('join')
+  .description('Join a control plane as kubeadm does (token discovery, TLS bootstrap; skipped when credentials exist under --root-dir), then run as `kna run --kubeconfig <root-dir>/kubeconfig`. Takes every `kna run` flag.')
+  .requiredOption('--server <url>', 'the API server, https://HOST:6443')
+  .requiredOption('--token <id.secret>', 'bootstrap token')
+  .option('--discovery-token-ca-cert-hash <sha256:hex>', 'pin of the cluster CA public key (repeatable)', collect)
+  .option('--discovery-token-unsafe-skip-ca-verification', 'trust the CA in cluster-info without a pin'))
+  .action(async (opts: Record<string, unknown>) => {
+    const { server, token, discoveryTokenCaCertHash, discoveryTokenUnsafeSkipCaVerification, ...rest } = opts;
+    const { runAgent } = await import('../agent.js');
+    await runAgent(await agentConfig(rest), {
+      join: { server: String(server), token: String(token), caCertHashes: (discoveryTokenCaCertHash as string[] | undefined) ?? [], unsafeSkipCAVerification: discoveryTokenUnsafeSkipCaVerification === true },
+    });
   });
 
 const get = program.command('get').description('Show what the running agent holds.');
@@ -112,6 +138,7 @@ program
   .addOption(rootDirOption())
   .option('--cni-conf-dir <dir>', 'CNI conf dir', DEFAULTS.cniConfDir)
   .option('--no-proxy-rules', 'keep the Service proxy\'s netfilter rules')
+  .option('--no-overlay', 'keep the overlay\'s VXLAN device and routes')
   .action(async (opts) => {
     const { cleanup } = await import('./cleanup.js');
     await cleanup(opts);

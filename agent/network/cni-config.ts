@@ -14,11 +14,13 @@ export interface NodeNetwork {
   bridge: string;
   rootDir: string;
   mtu?: number;
+  /** The cluster's pod network: pods reach it unmasqueraded (pod to pod across nodes keeps its source). */
+  clusterCidrs?: string[];
 }
 
 /** kna-cni with host-local-style IPAM state under the agent's root dir. */
 export function nodeConflist(n: NodeNetwork): object {
-  return buildConflist({ name: NETWORK_NAME, bridge: n.bridge, podCidrs: n.podCidrs, dataDir: `${n.rootDir}/cni/networks`, ...(n.mtu ? { mtu: n.mtu } : {}) });
+  return buildConflist({ name: NETWORK_NAME, bridge: n.bridge, podCidrs: n.podCidrs, dataDir: `${n.rootDir}/cni/networks`, ...(n.mtu ? { mtu: n.mtu } : {}), ...(n.clusterCidrs?.length ? { nonMasqueradeCidrs: n.clusterCidrs } : {}) });
 }
 
 /** Writes the conflist when it differs from what is there; true when it changed. */

@@ -127,15 +127,8 @@ export class Overlay {
   /** Removes everything the overlay made: our routes and the vxlan device. */
   async remove(): Promise<void> {
     await this.stop();
-    const rtnl = Rtnl.open();
-    try {
-      for (const r of await rtnl.routes({ table: MAIN_TABLE, protocol: RTPROT_KNA })) await rtnl.deleteRoute(r);
-      const dev = await rtnl.link(this.o.device);
-      if (dev?.kind === 'vxlan') await rtnl.deleteLink(dev.index);
-      this.log.info({ device: this.o.device }, 'overlay: removed');
-    } finally {
-      rtnl.close();
-    }
+    await removeOverlayState(this.o.device);
+    this.log.info({ device: this.o.device }, 'overlay: removed');
   }
 
   /**
@@ -185,5 +178,23 @@ export class Overlay {
     if (isEmptyPlan(plan)) return;
     const applied = await applyPlan(rtnl, plan, this.log);
     this.log.info({ applied, peers: this.peers.length, ms: Math.round(performance.now() - t0) }, 'overlay: synced');
+  }
+}
+
+/**
+ * Deletes our routes (found by their protocol) and the vxlan device: what an overlay
+ * leaves in the kernel. Needs no node facts, so `kna cleanup` can call it. Returns
+ * how many objects went.
+ */
+export async function removeOverlayState(device = DEFAULT_DEVICE): Promise<number> {
+  const rtnl = Rtnl.open();
+  try {
+    let n = 0;
+    for (const r of await rtnl.routes({ table: MAIN_TABLE, protocol: RTPROT_KNA })) { await rtnl.deleteRoute(r); n++; }
+    const dev = await rtnl.link(checkIfname(device, 'device'));
+    if (dev?.kind === 'vxlan') { await rtnl.deleteLink(dev.index); n++; }
+    return n;
+  } finally {
+    rtnl.close();
   }
 }

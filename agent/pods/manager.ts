@@ -71,8 +71,12 @@ export class PodManager implements NodeApi {
     };
   }
 
-  /** The whole desired set (standalone: the manifest folder). Pods not in it are terminated. */
-  setDesired(pods: Pod[]): void {
+  /**
+   * The whole desired set (standalone: the manifest folder). Pods not in it are terminated.
+   * `complete: false` while a source has not delivered its first state (the API server
+   * before its first list): unknown pods found in the runtime are then left alone.
+   */
+  setDesired(pods: Pod[], opts: { complete?: boolean } = {}): void {
     const want = new Map(pods.map((p) => [p.metadata.uid, p]));
     for (const [uid, w] of this.workers) {
       if (!want.has(uid)) void this.terminateWorker(w);
@@ -82,7 +86,24 @@ export class PodManager implements NodeApi {
       if (!w || w.terminated) this.startWorker(pod);
       else if (JSON.stringify(w.pod) !== JSON.stringify(pod)) w.update(pod); // unchanged pods are not woken
     }
-    this.desiredKnown = true;
+    if (opts.complete !== false) this.desiredKnown = true;
+  }
+
+  /**
+   * Stops a pod being deleted (API graceful deletion) with its spec's grace period,
+   * which the caller has set from deletionGracePeriodSeconds; resolves once nothing
+   * of it is left in the runtime. Leave it out of later desired sets.
+   */
+  async terminatePod(pod: Pod): Promise<void> {
+    let w = this.workers.get(pod.metadata.uid);
+    if (!w || w.terminated) {
+      // Never started here (or already gone): a worker that only cleans up.
+      w = new PodWorker(pod, this.workerDeps());
+      this.workers.set(pod.metadata.uid, w);
+    } else {
+      w.pod = pod; // no wake: the new grace period is all that matters now
+    }
+    await this.terminateWorker(w);
   }
 
   private startWorker(pod: Pod): PodWorker {

@@ -32,7 +32,7 @@ export function podRules(conf: NetConfig, allocs: readonly Allocation[], subnets
   const out = new Map<Family, Rule[]>();
   for (const a of allocs) {
     const rules = [
-      ...(conf.ipMasq ? masqRules(a.address, subnets, tag) : []),
+      ...(conf.ipMasq ? masqRules(a.address, [...subnets, ...(conf.nonMasqueradeCidrs ?? [])], tag) : []),
       ...hostPortRules(a.address, conf.portMappings, tag),
     ];
     if (rules.length) out.set(a.address.family, [...(out.get(a.address.family) ?? []), ...rules]);

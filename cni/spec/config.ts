@@ -30,6 +30,8 @@ export interface NetConfig {
   isGateway: boolean;
   isDefaultGateway: boolean;
   ipMasq: boolean;
+  /** Destinations that ipMasq leaves alone besides the pod's own subnets: the cluster's pod network, so pod to pod across nodes keeps its source. */
+  nonMasqueradeCidrs?: Cidr[];
   mtu?: number;
   hairpinMode: boolean;
   promiscMode: boolean;
@@ -93,6 +95,12 @@ export function parseConfig(raw: Record<string, unknown>): NetConfig {
     promiscMode: f.optBool('promiscMode') ?? false,
     portMappings: f.optObj('runtimeConfig')?.optArr('portMappings', portMapping) ?? [],
   };
+  const noMasq = f.optArr('nonMasqueradeCIDRs', (v, path) => {
+    const s = strings(v, path);
+    if (!isCidr(s)) throw invalid(path, `${JSON.stringify(s)} ${NOT_CIDR}`);
+    return Cidr.parse(s);
+  });
+  if (noMasq?.length) cfg.nonMasqueradeCidrs = noMasq;
   const mtu = f.optInt('mtu', 68, 65535);
   if (mtu !== undefined) cfg.mtu = mtu;
   const dns = f.optObj('dns');

@@ -36,13 +36,20 @@ export interface ContainerStatusJson {
   lastState: { terminated?: { exitCode: number; reason?: string } };
 }
 
+export interface TestAgentOptions {
+  /** Run the agent and its `kna` commands inside this network namespace (a /run/netns name), e.g. a test node's. */
+  netns?: string;
+  /** the agent command: `run` (default), or `join` whose flags go in extraArgs */
+  command?: 'run' | 'join';
+}
+
 export class TestAgent {
   readonly rootDir: string;
   readonly manifests: string;
   private proc: ResultPromise | undefined;
   private logFile: string;
 
-  constructor(readonly containerd: Containerd, private readonly extraArgs: string[] = []) {
+  constructor(readonly containerd: Containerd, private readonly extraArgs: string[] = [], private readonly opts: TestAgentOptions = {}) {
     mkdirSync('/var/lib/kna-t', { recursive: true });
     const base = mkdtempSync(`/var/lib/kna-t/agent-${containerd.id}-`);
     this.rootDir = join(base, 'root');
@@ -59,14 +66,19 @@ export class TestAgent {
     return resolve(this.rootDir, '..');
   }
 
+  /** [file, ...args] running node with `args`, inside the netns when one is set (nsenter execs, so a pid is node's). */
+  private node(args: string[]): [string, string[]] {
+    return this.opts.netns ? ['nsenter', [`--net=/run/netns/${this.opts.netns}`, '--', process.execPath, ...args]] : [process.execPath, args];
+  }
+
   start(): void {
     // The same V8 flag as the installed `kna` wrapper (scripts/lib.sh).
-    this.proc = execa(process.execPath, ['--max-semi-space-size=1', MAIN, 'run',
+    this.proc = execa(...this.node(['--max-semi-space-size=1', MAIN, this.opts.command ?? 'run',
       '--node-name', 'kna-t-node', '--manifests', this.manifests, '--root-dir', this.rootDir,
       '--container-runtime-endpoint', this.containerd.endpoint, '--pod-cidr', this.containerd.podCidr,
       '--cni-conf-dir', this.containerd.cniConfDir, '--cni-bin-dir', this.containerd.cniBinDir, '--cni-bridge', this.containerd.bridge,
       '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0', '--proxy-mode', 'none',
-      ...this.extraArgs], { stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true }, reject: false, cleanup: true });
+      ...this.extraArgs]), { stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true }, reject: false, cleanup: true });
   }
 
   /** kill -9, as a crash would. */
@@ -103,7 +115,7 @@ export class TestAgent {
     // Before `--`, so an exec'd command never receives it.
     const dash = args.indexOf('--');
     const argv = dash < 0 ? [...args, '--root-dir', this.rootDir] : [...args.slice(0, dash), '--root-dir', this.rootDir, ...args.slice(dash)];
-    return execa(process.execPath, [MAIN, ...argv], { reject: opts.reject ?? true, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    return execa(...this.node([MAIN, ...argv]), { reject: opts.reject ?? true, ...(opts.input !== undefined ? { input: opts.input } : {}) });
   }
 
   async pods(): Promise<PodJson[]> {
@@ -140,10 +152,14 @@ export class TestAgent {
     }, timeoutMs);
   }
 
-  /** Stops the agent, then removes its pods (through `kna cleanup`), cgroups and dirs. */
+  /**
+   * Stops the agent, then removes its pods (through `kna cleanup`), cgroups and dirs.
+   * Inside its own netns the overlay goes too; in ours (the host's) it stays untouched.
+   */
   async stop(): Promise<void> {
     await this.kill9();
-    await execa(process.execPath, [MAIN, 'cleanup', '--no-proxy-rules', '--root-dir', this.rootDir, '--container-runtime-endpoint', this.containerd.endpoint, '--cni-conf-dir', '/nonexistent-kna-t'], { reject: false });
+    await execa(...this.node([MAIN, 'cleanup', '--no-proxy-rules', ...(this.opts.netns ? [] : ['--no-overlay']), '--root-dir', this.rootDir,
+      '--container-runtime-endpoint', this.containerd.endpoint, '--cni-conf-dir', '/nonexistent-kna-t']), { reject: false });
     rmSync(this.base, { recursive: true, force: true });
   }
 }

@@ -31,6 +31,16 @@ export interface ContainerdOptions {
   cniConflist?: (ctx: CniContext) => object;
   /** Extra plugin binaries copied into the CNI bin dir: file name -> source path. */
   cniPlugins?: Record<string, string>;
+  /**
+   * File name of the conflist (default 10-kna-t.conflist). The agent's own name,
+   * 10-kna.conflist, lets a test agent rewrite it in place, which containerd follows.
+   */
+  cniConfName?: string;
+  /**
+   * Run containerd inside this network namespace (a name under /run/netns), as a
+   * test node would: pods, bridge and CNI rules then live there. Default: ours.
+   */
+  netns?: string;
 }
 
 export interface Containerd {
@@ -85,6 +95,7 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
   let cri: CriClient | undefined;
   try {
     if (opts.podCidr && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(opts.podCidr)) throw new Error(`podCidr ${JSON.stringify(opts.podCidr)} is not an IPv4 CIDR`);
+    if (opts.netns !== undefined && !/^[A-Za-z0-9_.-]+$/.test(opts.netns)) throw new Error(`netns ${JSON.stringify(opts.netns)} is not a /run/netns name`);
     if (opts.podCidr) h.podCidr = opts.podCidr;
     else ({ cidr: h.podCidr, claim: subnetClaim } = await claimSubnet());
 
@@ -93,16 +104,16 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     for (const [name, src] of Object.entries(opts.cniPlugins ?? {})) copyFileSync(src, join(h.cniBinDir, name));
     // containerd reads the CNI conf dir at start and ignores files created later.
     const ctx: CniContext = { id, bridge: h.bridge, podCidr: h.podCidr, ipamDataDir: h.ipamDataDir, cniBinDir: h.cniBinDir };
-    writeFileSync(join(h.cniConfDir, '10-kna-t.conflist'), JSON.stringify((opts.cniConflist ?? defaultConflist)(ctx), null, 2));
+    writeFileSync(join(h.cniConfDir, opts.cniConfName ?? '10-kna-t.conflist'), JSON.stringify((opts.cniConflist ?? defaultConflist)(ctx), null, 2));
 
     const { containerdConfig } = (await import(pathToFileURL(join(process.cwd(), 'scripts/containerd-config.mjs')).href)) as ConfigModule;
     writeFileSync(h.configPath, containerdConfig({ root: h.root, state: h.state, cniBin: h.cniBinDir, cniConf: h.cniConfDir }));
 
     cri = CriClient.connect(h.endpoint, { connectTimeoutMs: 500 });
-    daemon = await launch(h.configPath, h.logPath, cri);
+    daemon = await launch(h.configPath, h.logPath, cri, opts.netns);
     await execa(process.execPath, ['scripts/images.mjs', '--out', IMAGE_CACHE, '--address', h.socket], { cwd: process.cwd() });
   } catch (err) {
-    await teardown({ ...h, daemon, cri, subnetClaim, sandboxes: [] }).catch(() => {});
+    await teardown({ ...h, daemon, cri, subnetClaim, sandboxes: [], netns: opts.netns }).catch(() => {});
     throw new Error(`starting private containerd ${id} failed: ${(err as Error).message}`, { cause: err });
   }
 
@@ -119,7 +130,7 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
         daemon.proc.kill('SIGKILL');
         await daemon.exited;
       }
-      daemon = await launch(h.configPath, h.logPath, client);
+      daemon = await launch(h.configPath, h.logPath, client, opts.netns);
     },
     async stop() {
       if (stopped) return;
@@ -130,11 +141,11 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
           daemon.proc.kill('SIGKILL');
           await daemon.exited;
         }
-        daemon = await launch(h.configPath, h.logPath, client).catch(() => undefined);
+        daemon = await launch(h.configPath, h.logPath, client, opts.netns).catch(() => undefined);
       }
       const sandboxes = await removeSandboxes(client);
       for (const cgroupParent of cgroups) sandboxes.push({ cgroupParent });
-      await teardown({ ...h, daemon, cri: client, subnetClaim, sandboxes });
+      await teardown({ ...h, daemon, cri: client, subnetClaim, sandboxes, netns: opts.netns });
     },
   };
 }
@@ -233,10 +244,16 @@ interface Daemon { proc: ResultPromise; exited: Promise<unknown> }
 const isRunningProc = (d: Daemon | undefined): d is Daemon =>
   d !== undefined && d.proc.exitCode === null && d.proc.signalCode === null;
 
-/** Runs containerd and waits until its CRI plugin answers Version. */
-async function launch(configPath: string, logPath: string, cri: CriClient): Promise<Daemon> {
+/**
+ * Runs containerd (in `netns` when given: nsenter, not `ip netns exec`, which remounts
+ * /sys and hides the cgroup mounts runc needs) and waits until its CRI plugin answers
+ * Version. nsenter execs containerd, so the child's pid is containerd's.
+ */
+async function launch(configPath: string, logPath: string, cri: CriClient, netns?: string): Promise<Daemon> {
   const log = { file: logPath, append: true } as const;
-  const proc = execa('containerd', ['--config', configPath], { stdin: 'ignore', stdout: log, stderr: log, reject: false, cleanup: true });
+  const argv = ['containerd', '--config', configPath];
+  const [file, ...args] = netns ? ['nsenter', `--net=/run/netns/${netns}`, '--', ...argv] : argv;
+  const proc = execa(file!, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, cleanup: true });
   let exited = false;
   const daemon: Daemon = { proc, exited: proc.then(() => { exited = true; }) };
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -304,6 +321,7 @@ interface TeardownInput {
   id: string; root: string; state: string; socket: string; bridge: string;
   daemon: Daemon | undefined; cri: CriClient | undefined; subnetClaim: string | undefined;
   sandboxes: SandboxLeftovers[];
+  netns?: string | undefined;
 }
 
 async function teardown(h: TeardownInput): Promise<void> {
@@ -339,7 +357,11 @@ async function teardown(h: TeardownInput): Promise<void> {
     for (const path of podCgroups) removePodCgroup(path);
   });
   await step('delete bridge', async () => {
-    if (existsSync(`/sys/class/net/${h.bridge}`)) await execa('ip', ['link', 'del', h.bridge]);
+    if (!h.netns) {
+      if (existsSync(`/sys/class/net/${h.bridge}`)) await execa('ip', ['link', 'del', h.bridge]);
+    } else if ((await execa('ip', ['-n', h.netns, 'link', 'show', h.bridge], { reject: false })).exitCode === 0) {
+      await execa('ip', ['-n', h.netns, 'link', 'del', h.bridge]);
+    }
   });
   await step('remove dirs', () => {
     rmSync(join(BASE, h.id), { recursive: true, force: true });

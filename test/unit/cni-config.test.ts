@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { podRules } from '../../cni/commands/attachment.js';
+import type { Allocation } from '../../cni/ipam/ipam.js';
+import { Cidr } from '../../cni/net/ip.js';
 import { configVersion, decodeConfig, parseConfig } from '../../cni/spec/config.js';
 import { CniError } from '../../cni/spec/errors.js';
 
@@ -69,4 +72,15 @@ test('decoding and version come first', () => {
   assert.throws(() => configVersion({}), (e: unknown) => e instanceof CniError && e.code === 7);
   assert.throws(() => configVersion({ cniVersion: '0.2.0' }), (e: unknown) => e instanceof CniError && e.code === 1);
   assert.equal(configVersion({ cniVersion: '0.3.1' }), '0.3.1');
+});
+
+test('nonMasqueradeCIDRs: parsed, checked, and exempt from the pod\'s masquerade', () => {
+  const c = parseConfig({ ...base, ipMasq: true, nonMasqueradeCIDRs: ['10.240.0.0/16'] });
+  assert.deepEqual(c.nonMasqueradeCidrs?.map(String), ['10.240.0.0/16']);
+  assert.equal(parseConfig(base).nonMasqueradeCidrs, undefined);
+  fails({ ...base, nonMasqueradeCIDRs: ['10.240.0.0/33'] }, 7, /^nonMasqueradeCIDRs\[0\]: "10\.240\.0\.0\/33" is not a valid CIDR/);
+  fails({ ...base, nonMasqueradeCIDRs: '10.240.0.0/16' }, 7, /^nonMasqueradeCIDRs: must be an array/);
+  const rules = podRules(c, [{ address: Cidr.parse('10.1.0.5/24') } as Allocation], [Cidr.parse('10.1.0.0/24')], 'tag').get(4)!.map((r) => r.spec);
+  assert.equal(rules.filter((s) => s.includes('-d 10.240.0.0/16') && s.endsWith('-j RETURN')).length, 1);
+  assert.ok(rules.at(-1)!.endsWith('-j MASQUERADE'), 'masquerade stays last');
 });

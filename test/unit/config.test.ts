@@ -36,3 +36,16 @@ test('flag names are derived from field names', () => {
   assert.equal(flagName('serviceClusterIPRange'), 'service-cluster-ip-range');
   assert.equal(flagName('containerRuntimeEndpoint'), 'container-runtime-endpoint');
 });
+
+test('overlay flags: checked by name; an overlay needs --peers and a --cluster-cidr holding --pod-cidr', () => {
+  const ok = { overlay: 'vxlan', peers: '/etc/kna/peers.yaml', clusterCIDR: '10.244.0.0/16', podCIDR: '10.244.3.0/24', overlayIface: 'eth0', nodeIP: '192.0.2.7' };
+  const cfg = resolveConfig(ok);
+  assert.deepEqual([cfg.overlay, cfg.peers, cfg.overlayIface, cfg.nodeIP], ['vxlan', '/etc/kna/peers.yaml', 'eth0', '192.0.2.7']);
+  assert.equal(resolveConfig({}).overlay, 'none', 'no overlay by default');
+  assert.throws(() => resolveConfig({ ...ok, nodeIP: '192.0.2' }), /^ConfigError: --node-ip: must be an IPv4 address/);
+  assert.throws(() => resolveConfig({ ...ok, overlayIface: 'a-name-far-too-long' }), /--overlay-iface: must be a Linux interface name/);
+  assert.throws(() => resolveConfig({ ...ok, peers: 'peers.yaml' }), /--peers: must be an absolute path/);
+  assert.throws(() => resolveConfig({ ...ok, peers: undefined }), /--peers: required with --overlay vxlan/);
+  assert.throws(() => resolveConfig({ ...ok, overlay: 'host-gw', clusterCIDR: undefined }), /--cluster-cidr: required with --overlay host-gw/);
+  assert.throws(() => resolveConfig({ ...ok, clusterCIDR: '10.245.0.0/16' }), /--pod-cidr: 10\.244\.3\.0\/24 must lie inside --cluster-cidr 10\.245\.0\.0\/16/);
+});

@@ -1,0 +1,103 @@
+// The agent's control-plane mode in one place, so agent.ts only calls it:
+// `kna join` bootstraps credentials first; then the Node, its Lease and the
+// pods bound to this node come and go through the API server, with the node's
+// health taken from the container runtime and the pod manager.
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config.js';
+import type { CriClient } from '../cri/client.js';
+import type { Pod } from '../pods/api-types.js';
+import type { PodManager } from '../pods/manager.js';
+import { errorMessage } from '../util/errors.js';
+import { ControlPlane } from './control-plane.js';
+import { joinCluster } from './join.js';
+import type { NodeHealth } from './node-status.js';
+import { ApiPods } from './pods.js';
+
+/** `kna join`'s own flags. */
+export interface JoinFlags {
+  server: string;
+  token: string;
+  caCertHashes: string[];
+  unsafeSkipCAVerification?: boolean;
+}
+
+/** Discovery + TLS bootstrap (skipped when valid credentials exist); returns the kubeconfig to run with. */
+export async function joinFromFlags(join: JoinFlags, cfg: Pick<AgentConfig, 'nodeName' | 'rootDir' | 'kubeconfig'>, log: Logger): Promise<string> {
+  if (cfg.kubeconfig) throw new Error('--kubeconfig: kna join writes its own kubeconfig under --root-dir; use kna run --kubeconfig for an already joined node');
+  const r = await joinCluster({ ...join, nodeName: cfg.nodeName, rootDir: cfg.rootDir, log });
+  return r.kubeconfigPath;
+}
+
+export interface ClusterLink {
+  /** the static pods (manifest folder), which run alongside the API's */
+  setStaticPods(pods: Pod[]): void;
+  /** the pod manager's statuses changed */
+  podsChanged(): void;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  cfg: Pick<AgentConfig, 'nodeName' | 'rootDir'> & { kubeconfig: string };
+  cri: CriClient;
+  manager: PodManager;
+  log: Logger;
+}
+
+/** Connects to the API server and starts Node, Lease, rotation and the pod watch; returns at once. */
+export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
+  const v = await o.cri.version().catch(() => undefined);
+  const cp = await ControlPlane.connect({
+    kubeconfig: o.cfg.kubeconfig,
+    node: {
+      nodeName: o.cfg.nodeName,
+      rootDir: o.cfg.rootDir,
+      containerRuntimeVersion: v ? `${v.runtimeName}://${v.runtimeVersion}` : 'unknown://unknown',
+      health: () => nodeHealth(o.cri, o.manager),
+    },
+    log: o.log,
+  });
+  cp.start();
+  const pods = new ApiPods(cp, { nodeName: o.cfg.nodeName, manager: o.manager, log: o.log });
+  pods.start();
+  // Node status is recomputed every 10 s; a health change (the runtime's network coming
+  // up at start, the runtime going away) is worth posting at once.
+  let lastHealth = '';
+  const watchHealth = setInterval(() => {
+    void nodeHealth(o.cri, o.manager).then((h) => {
+      const now = JSON.stringify(h);
+      if (now !== lastHealth) cp.nodeStatus.poke();
+      lastHealth = now;
+    });
+  }, HEALTH_CHECK_MS);
+  watchHealth.unref();
+  o.log.info({ server: cp.client.server, node: o.cfg.nodeName }, 'connected to the control plane');
+  return {
+    setStaticPods: (p) => pods.setStaticPods(p),
+    podsChanged: () => pods.podsChanged(),
+    stop: async () => {
+      clearInterval(watchHealth);
+      await pods.stop();
+      await cp.stop();
+    },
+  };
+}
+
+const HEALTH_CHECK_MS = 1000;
+
+/** Ready = the runtime answers and says so, and the pod manager's relist works. */
+export async function nodeHealth(cri: Pick<CriClient, 'status'>, manager: Pick<PodManager, 'healthy'>): Promise<NodeHealth> {
+  const problems: string[] = [];
+  let runtimeReady = false;
+  let networkReady = false;
+  try {
+    const st = await cri.status();
+    const cond = (type: string) => st.conditions.find((c) => c.type === type);
+    runtimeReady = cond('RuntimeReady')?.status === true;
+    networkReady = cond('NetworkReady')?.status === true;
+  } catch (err) {
+    problems.push(`container runtime unreachable: ${errorMessage(err)}`);
+  }
+  const h = manager.healthy();
+  if (!h.healthy) problems.push(`pod manager: ${h.message}`);
+  return { runtimeReady, networkReady, problems };
+}
