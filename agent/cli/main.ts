@@ -8,7 +8,7 @@ import { VERSION } from '../version.js';
 
 const collect = (v: string, prev: string[] = []) => prev.concat(v.split(',').filter(Boolean));
 const program = new Command('kna')
-  .description('kube-node-agent: kubelet, CNI and kube-proxy in one process.\nRuns the pods and Services of a manifest folder on containerd (standalone mode).')
+  .description('kube-node-agent: kubelet, CNI, kube-proxy and overlay in one process.\nRuns the pods and Services of a manifest folder on containerd (standalone), or joins a cluster (kna join).')
   .version(VERSION, '--version')
   .showHelpAfterError();
 
