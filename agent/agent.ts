@@ -28,6 +28,8 @@ import { VERSION } from './version.js';
 
 /** `join`: bootstrap credentials first (`kna join`), then run with them. */
 export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}): Promise<void> {
+  // What `ps` shows (and it hides a join token passed on the command line).
+  process.title = `kna run --node-name ${cfg.nodeName}`;
   const log = createLogger(cfg.logFormat, cfg.logLevel);
   setLogger(log);
   log.info({ version: VERSION, node: cfg.nodeName, manifests: cfg.manifests, proxyMode: cfg.proxyMode, overlay: cfg.overlay }, 'starting kna');
