@@ -13,5 +13,5 @@ stop_containerd
 # Mounts containerd or pods left under our directories (shm, rootfs, volumes).
 { grep -E " ($KNA_ROOT|$KNA_RUN)/" /proc/self/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 ip link del kna0 2>/dev/null || true
-rm -rf "$KNA_RUN" "$KNA_ROOT/containerd" "$KNA_ROOT/pods" "$KNA_ROOT/logs" "$KNA_ROOT/cni" "$KNA_CNI_CONF/10-kna.conflist"
+rm -rf "$KNA_RUN" "$KNA_ROOT/containerd" "$KNA_ROOT/pods" "$KNA_ROOT/logs" "$KNA_ROOT/cni" "$KNA_ROOT/service-cluster-ips.json" "$KNA_CNI_CONF/10-kna.conflist"
 log "stopped kna and containerd"
