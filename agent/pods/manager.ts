@@ -42,6 +42,8 @@ export interface ManagerOptions {
 export class PodManager implements NodeApi {
   private readonly workers = new Map<string, PodWorker>();
   private readonly statuses = new Map<string, { pod: Pod; status: PodStatus }>();
+  /** The last desired set, by UID. */
+  private wanted = new Map<string, Pod>();
   private desiredKnown = false;
   private relistTimer: NodeJS.Timeout | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
@@ -78,12 +80,14 @@ export class PodManager implements NodeApi {
    */
   setDesired(pods: Pod[], opts: { complete?: boolean } = {}): void {
     const want = new Map(pods.map((p) => [p.metadata.uid, p]));
+    this.wanted = want;
     for (const [uid, w] of this.workers) {
       if (!want.has(uid)) void this.terminateWorker(w);
     }
     for (const [uid, pod] of want) {
       const w = this.workers.get(uid);
       if (!w || w.terminated) this.startWorker(pod);
+      else if (w.terminating) continue; // terminateWorker starts it again once the old one is gone
       else if (JSON.stringify(w.pod) !== JSON.stringify(pod)) w.update(pod); // unchanged pods are not woken
     }
     if (opts.complete !== false) this.desiredKnown = true;
@@ -95,6 +99,7 @@ export class PodManager implements NodeApi {
    * of it is left in the runtime. Leave it out of later desired sets.
    */
   async terminatePod(pod: Pod): Promise<void> {
+    this.wanted.delete(pod.metadata.uid);
     let w = this.workers.get(pod.metadata.uid);
     if (!w || w.terminated) {
       // Never started here (or already gone): a worker that only cleans up.
@@ -116,12 +121,13 @@ export class PodManager implements NodeApi {
 
   private async terminateWorker(w: PodWorker): Promise<void> {
     await w.terminate();
-    // The same UID may have been re-added while it terminated.
-    if (this.workers.get(w.uid) === w) {
-      this.workers.delete(w.uid);
-      this.statuses.delete(w.uid);
-      this.opts.onPodsChanged?.();
-    }
+    if (this.workers.get(w.uid) !== w) return;
+    this.workers.delete(w.uid);
+    this.statuses.delete(w.uid);
+    this.opts.onPodsChanged?.();
+    // Wanted again while it terminated (a manifest removed and put back): start afresh.
+    const again = this.wanted.get(w.uid);
+    if (again) this.startWorker(again);
   }
 
   wakePod(uid: string): void {

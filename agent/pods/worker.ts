@@ -74,6 +74,11 @@ export class PodWorker {
     return this.phase === 'terminated';
   }
 
+  /** Stopping for good: a pod wanted again meanwhile needs a new worker afterwards. */
+  get terminating(): boolean {
+    return this.phase === 'terminating';
+  }
+
   /** New spec for the same UID (labels, annotations: nothing that restarts containers by itself). */
   update(pod: Pod): void {
     this.pod = pod;

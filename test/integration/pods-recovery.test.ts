@@ -79,3 +79,24 @@ spec:
   assert.equal(p?.status.phase, 'Running');
   assert.equal(p?.status.containerStatuses?.[0]?.restartCount, 0);
 });
+
+test('a manifest removed and put back while its pod terminates brings the pod back', async () => {
+  const text = `
+apiVersion: v1
+kind: Pod
+metadata: { name: flip }
+spec:
+  terminationGracePeriodSeconds: 3
+  containers:
+    - { name: app, image: localhost/kna/busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, 'trap "" TERM; while true; do sleep 0.2; done'] }
+`;
+  node.agent.writeManifest('flip.yaml', text);
+  const first = await running('flip');
+  node.agent.removeManifest('flip.yaml');
+  await node.agent.waitFor('termination under way', async () => /"pod":"default\/flip".*"msg":"terminating pod"/.test(node.agent.log()));
+  node.agent.writeManifest('flip.yaml', text);
+  const back = await node.agent.waitPod('flip', (p) => p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.state.running !== undefined
+    && p.status.containerStatuses[0].containerID !== first.status.containerStatuses?.[0]?.containerID, 'running again in a new container', 60_000);
+  assert.equal(back.metadata.uid, first.metadata.uid);
+  node.agent.removeManifest('flip.yaml');
+});
