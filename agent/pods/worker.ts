@@ -6,7 +6,7 @@ import { isNotFound } from '../cri/errors.js';
 import { ContainerState, PodSandboxState, type Container, type ContainerStatus, type PodSandboxConfig } from '../cri/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import type { Pod, PodStatus } from './api-types.js';
+import type { Container as ContainerSpec, Pod, PodStatus } from './api-types.js';
 import type { Backoff } from './backoff.js';
 import { containerConfig, type ContainerKind } from './container-config.js';
 import { EnvError, resolveCommand, resolveEnv } from './env.js';
@@ -54,6 +54,7 @@ export class PodWorker {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private waiting = new Map<string, Waiting>();
+  private synced = false;
   private volumes: PreparedVolumes | undefined;
   private volumesRefreshedAt = 0;
   private sandboxIPs = new Map<string, string[]>();
@@ -199,7 +200,11 @@ export class PodWorker {
   // ------------------------------------------------------------------ sync
 
   private async sync(): Promise<void> {
-    const rt = await this.d.relister.refresh(this.uid);
+    // A pod first seen after the runtime was listed has nothing there yet (only this
+    // worker makes its sandboxes): skip the re-list on that first sync.
+    const fresh = !this.synced && this.d.relister.lastRelistAt > 0 && !this.d.relister.pod(this.uid);
+    this.synced = true;
+    const rt = fresh ? undefined : await this.d.relister.refresh(this.uid);
     const obs = await this.observe(rt);
     const actions = computePodActions({ pod: this.pod, sandboxes: obs.sandboxes, containers: obs.containers, probes: this.probeResults(), backoff: this.d.backoff });
     let changed = false;
@@ -215,6 +220,9 @@ export class PodWorker {
       }
     }
     let sandbox = obs.sandboxes.find((s) => s.id === actions.sandboxId && s.ready);
+    const starts = [...actions.initContainersToStart, ...actions.containersToStart];
+    // Images are looked up (or pulled) while the sandbox starts.
+    const images = new Map(starts.map((s) => [s.name, this.ensureImage(s.name)]));
     if (actions.createSandbox) {
       sandbox = await this.createSandbox(actions.attempt);
       changed = true;
@@ -222,8 +230,8 @@ export class PodWorker {
     const started: ContainerStart[] = [];
     if (sandbox?.ready) {
       const cfg = sandboxConfig(this.pod, sandbox.attempt, this.d.node);
-      for (const start of [...actions.initContainersToStart, ...actions.containersToStart]) {
-        if (await this.startContainer(sandbox, cfg, start.name, start.init ? 'init' : 'app')) started.push(start);
+      for (const start of starts) {
+        if (await this.startContainer(sandbox, cfg, start.name, start.init ? 'init' : 'app', images.get(start.name)!)) started.push(start);
         changed = true;
       }
     }
@@ -307,8 +315,19 @@ export class PodWorker {
   }
 
   /** Creates and starts one container; records kubelet's waiting reason on failure. True when it started. */
-  private async startContainer(sandbox: SandboxObservation, sandboxCfg: PodSandboxConfig, name: string, kind: ContainerKind): Promise<boolean> {
-    const spec = [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
+  private specOf(name: string): ContainerSpec | undefined {
+    return [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
+  }
+
+  /** The image to run, or why not: never rejects, so a lookup left unused (no sandbox) is harmless. */
+  private ensureImage(name: string): Promise<string | Error> {
+    const spec = this.specOf(name)!;
+    return this.d.images.ensure(spec.image, (spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy, this.uid)
+      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  }
+
+  private async startContainer(sandbox: SandboxObservation, sandboxCfg: PodSandboxConfig, name: string, kind: ContainerKind, image: Promise<string | Error>): Promise<boolean> {
+    const spec = this.specOf(name);
     if (!spec) return false;
     const key = this.backoffKey(name);
     const rt = this.d.relister.pod(this.uid);
@@ -316,7 +335,9 @@ export class PodWorker {
     const restartCount = previous ? Number(previous.annotations[A.restartCount] ?? 0) + 1 : 0;
     let imageRef: string;
     try {
-      imageRef = await this.d.images.ensure(spec.image, (spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy, `${this.uid}`);
+      const ref = await image;
+      if (ref instanceof Error) throw ref;
+      imageRef = ref;
     } catch (err) {
       if (err instanceof ImagePullError) {
         this.waiting.set(name, { reason: err.reason, message: err.message });
