@@ -70,7 +70,7 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   }
 
   // With a control plane, the pods bound to this node in the API run alongside the static ones.
-  if (controlPlane && cfg.kubeconfig) cluster = await controlPlane.connectCluster({ cfg: { ...cfg, kubeconfig: cfg.kubeconfig }, cri, manager, log });
+  if (controlPlane && cfg.kubeconfig) cluster = await controlPlane.connectCluster({ cfg: { ...cfg, kubeconfig: cfg.kubeconfig }, cri, manager, registry, log });
   const setStaticPods = (pods: Pod[]) => (cluster ? cluster.setStaticPods(pods) : manager.setDesired(pods));
 
   const source = cfg.manifests ? new ManifestSource(cfg.manifests, cfg.nodeName, log) : undefined;

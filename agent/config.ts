@@ -32,6 +32,9 @@ export interface AgentConfig {
   cniBridge: string;
   healthzBindAddress: string;
   metricsBindAddress: string;
+  /** The kubelet HTTPS API (with a control plane): listen address and port, as kubelet's address/port. */
+  kubeletAddress: string;
+  kubeletPort: number;
   serviceClusterIPRange: string;
   clusterCIDR?: string;
   nodePortAddresses: string[];
@@ -54,6 +57,8 @@ export const DEFAULTS: AgentConfig = {
   cniBridge: 'kna0',
   healthzBindAddress: '127.0.0.1:10248',
   metricsBindAddress: '127.0.0.1:10249',
+  kubeletAddress: '0.0.0.0',
+  kubeletPort: 10250,
   serviceClusterIPRange: '10.96.0.0/12',
   nodePortAddresses: [],
   masqueradeAll: false,
@@ -88,6 +93,8 @@ const fields = z.object({
   cniBridge: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, 'must be a Linux interface name (at most 15 characters)'),
   healthzBindAddress: hostPort,
   metricsBindAddress: hostPort,
+  kubeletAddress: ip,
+  kubeletPort: z.coerce.number().int().min(0, 'must be a port 0-65535 (0: any free port)').max(65535, 'must be a port 0-65535 (0: any free port)'),
   serviceClusterIPRange: cidr,
   clusterCIDR: cidr,
   nodePortAddresses: z.array(cidr),
@@ -106,6 +113,8 @@ const FILE_ALIASES: Record<string, keyof AgentConfig> = {
   clusterCIDR: 'clusterCIDR',
   nodePortAddresses: 'nodePortAddresses',
   mode: 'proxyMode',
+  address: 'kubeletAddress',
+  port: 'kubeletPort',
 };
 
 /** The flag that sets an AgentConfig field: podCIDR → pod-cidr. */

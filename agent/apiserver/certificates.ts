@@ -6,9 +6,10 @@ import type { ApiClient, KubeObject } from './client.js';
 import { resourcePath } from './client.js';
 import { ApiError } from './errors.js';
 import { sleep } from './retry.js';
-import { createCsr, generateEcKey, spkiOf } from './x509.js';
+import { createCsr, generateEcKey, spkiOf, type AltNames } from './x509.js';
 
 export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
+export const KUBELET_SERVING_SIGNER = 'kubernetes.io/kubelet-serving';
 const CSR_PATH = resourcePath({ group: 'certificates.k8s.io', resource: 'certificatesigningrequests' });
 
 /** The CSR was denied or failed; `reason` is the condition's. */
@@ -35,6 +36,8 @@ export interface CertificateRequest {
   signerName?: string;
   usages?: string[];
   expirationSeconds?: number;
+  /** subjectAltNames (serving certificates: the node's IPs and hostname) */
+  altNames?: AltNames;
   timeoutMs?: number;
   signal?: AbortSignal;
   /** called with the CSR's name once it is created (for logs) */
@@ -44,7 +47,7 @@ export interface CertificateRequest {
 /** Requests a node client certificate and waits for it. Returns PEM cert and key. */
 export async function requestNodeCertificate(client: ApiClient, r: CertificateRequest): Promise<{ certPem: string; keyPem: string; csrName: string }> {
   const { privateKey, keyPem } = generateEcKey();
-  const csrPem = createCsr({ subject: { commonName: `system:node:${r.nodeName}`, organizations: ['system:nodes'] }, privateKey });
+  const csrPem = createCsr({ subject: { commonName: `system:node:${r.nodeName}`, organizations: ['system:nodes'] }, privateKey, ...r.altNames });
   const created = await client.create<Csr>(CSR_PATH, {
     apiVersion: 'certificates.k8s.io/v1',
     kind: 'CertificateSigningRequest',

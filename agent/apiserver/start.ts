@@ -2,11 +2,20 @@
 // `kna join` bootstraps credentials first; then the Node, its Lease and the
 // pods bound to this node come and go through the API server, with the node's
 // health taken from the container runtime and the pod manager.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { AgentConfig } from '../config.js';
 import type { CriClient } from '../cri/client.js';
 import type { Pod } from '../pods/api-types.js';
 import type { PodManager } from '../pods/manager.js';
+import { hostAddresses } from '../pods/node-info.js';
+import { KubeletApiServer } from '../server/kubelet-api.js';
+import { KubeletAuth } from '../server/kubelet-auth.js';
+import { ServingCertificate } from '../server/serving-cert.js';
+import { statsSummary } from '../server/stats.js';
 import { errorMessage } from '../util/errors.js';
 import { ControlPlane } from './control-plane.js';
 import { joinCluster } from './join.js';
@@ -37,9 +46,11 @@ export interface ClusterLink {
 }
 
 export interface ClusterOptions {
-  cfg: Pick<AgentConfig, 'nodeName' | 'rootDir'> & { kubeconfig: string };
+  cfg: Pick<AgentConfig, 'nodeName' | 'rootDir' | 'kubeletAddress' | 'kubeletPort' | 'nodeIP'> & { kubeconfig: string };
   cri: CriClient;
   manager: PodManager;
+  /** served on the kubelet API's /metrics */
+  registry: Registry;
   log: Logger;
 }
 
@@ -53,12 +64,19 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
       rootDir: o.cfg.rootDir,
       containerRuntimeVersion: v ? `${v.runtimeName}://${v.runtimeVersion}` : 'unknown://unknown',
       health: () => nodeHealth(o.cri, o.manager),
+      // where the API server reaches the kubelet API (daemonEndpoints)
+      ...(o.cfg.kubeletPort > 0 ? { kubeletPort: o.cfg.kubeletPort } : {}),
     },
     log: o.log,
   });
   cp.start();
   const pods = new ApiPods(cp, { nodeName: o.cfg.nodeName, manager: o.manager, log: o.log });
   pods.start();
+  // Like the static pods, the node carries on without its kubelet API (port taken): said loudly.
+  const kubelet = await startKubeletApi(cp, o).catch((err: unknown) => {
+    o.log.error({ err: errorMessage(err), address: o.cfg.kubeletAddress, port: o.cfg.kubeletPort }, 'kubelet API not served (logs, exec, port-forward and stats through the API server will fail)');
+    return undefined;
+  });
   // Node status is recomputed every 10 s; a health change (the runtime's network coming
   // up at start, the runtime going away) is worth posting at once.
   let lastHealth = '';
@@ -76,6 +94,8 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
     podsChanged: () => pods.podsChanged(),
     stop: async () => {
       clearInterval(watchHealth);
+      kubelet?.cert.stop();
+      await kubelet?.server.close();
       await pods.stop();
       await cp.stop();
     },
@@ -83,6 +103,32 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
 }
 
 const HEALTH_CHECK_MS = 1000;
+
+/**
+ * The kubelet HTTPS API, with a serving certificate from the cluster (self-signed
+ * until the kubelet-serving CSR is signed) and the cluster CA for client certificates.
+ */
+async function startKubeletApi(cp: ControlPlane, o: ClusterOptions): Promise<{ server: KubeletApiServer; cert: ServingCertificate }> {
+  const caPem = cp.client.credentials.caPem;
+  if (!caPem) throw new Error(`--kubeconfig ${o.cfg.kubeconfig}: the kubelet API needs the cluster CA (certificate-authority-data) to verify client certificates`);
+  const bind = o.cfg.kubeletAddress;
+  const ips = [...new Set([...(o.cfg.nodeIP ? [o.cfg.nodeIP] : []), ...hostAddresses(), ...(ipaddr.parse(bind).range() === 'unspecified' ? [] : [bind])])];
+  const cert = new ServingCertificate({
+    client: cp.client, nodeName: o.cfg.nodeName, pkiDir: join(o.cfg.rootDir, 'pki'), caPem,
+    altNames: { dnsNames: [...new Set([o.cfg.nodeName, hostname().toLowerCase()])], ipAddresses: ips }, log: o.log,
+  });
+  await cert.start();
+  const server = await KubeletApiServer.start({
+    host: bind, port: o.cfg.kubeletPort, nodeName: o.cfg.nodeName, pods: o.manager, auth: new KubeletAuth(cp.client), caPem,
+    certificate: cert.current, onCertificate: (fn) => cert.onChange(fn),
+    stats: () => statsSummary(o.cri, o.cfg.nodeName), registry: o.registry, healthz: () => o.manager.healthy(), log: o.log,
+  }).catch((err: unknown) => {
+    cert.stop();
+    throw err;
+  });
+  o.log.info({ address: bind, port: server.port }, 'kubelet API listening');
+  return { server, cert };
+}
 
 /** Ready = the runtime answers and says so, and the pod manager's relist works. */
 export async function nodeHealth(cri: Pick<CriClient, 'status'>, manager: Pick<PodManager, 'healthy'>): Promise<NodeHealth> {

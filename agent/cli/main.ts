@@ -35,6 +35,8 @@ const runFlags = (cmd: Command): Command => cmd
   .option('--cni-bridge <name>', `the pod network's Linux bridge (default ${DEFAULTS.cniBridge})`)
   .option('--healthz-bind-address <host:port>', `healthz endpoint (default ${DEFAULTS.healthzBindAddress})`)
   .option('--metrics-bind-address <host:port>', `Prometheus metrics endpoint (default ${DEFAULTS.metricsBindAddress})`)
+  .option('--kubelet-address <ip>', `the kubelet HTTPS API's listen address, served with a control plane (default ${DEFAULTS.kubeletAddress})`)
+  .option('--kubelet-port <port>', `the kubelet HTTPS API's port (default ${DEFAULTS.kubeletPort})`)
   .option('--service-cluster-ip-range <cidr>', `Service IP range (default ${DEFAULTS.serviceClusterIPRange})`)
   .option('--cluster-cidr <cidr>', 'pod network of the whole cluster; traffic from outside it to Services is masqueraded')
   .option('--nodeport-addresses <cidr>', 'node addresses that accept NodePorts (repeatable; default all)', collect)

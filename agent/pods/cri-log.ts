@@ -34,11 +34,18 @@ export function formatEntry(e: LogEntry, timestamps: boolean): string {
 
 export interface ReadLogOptions {
   tail?: number;
+  /** only entries at or after this time (kubectl logs --since/--since-time) */
+  since?: Date;
   timestamps?: boolean;
   follow?: boolean;
   signal?: AbortSignal;
   /** Polling interval for follow, ms. */
   pollMs?: number;
+}
+
+/** An entry's time in ms (RFC3339Nano: the digits past milliseconds are dropped, not rounded). */
+export function entryTime(e: LogEntry): number {
+  return Date.parse(e.time.replace(/(\.\d{3})\d+/, '$1'));
 }
 
 /** Streams a CRI log file as plain text lines to `write`, like `kubectl logs`. */
@@ -67,6 +74,7 @@ export async function readCriLog(path: string, write: (chunk: string) => void, o
       return out;
     };
     let first = await readAvailable();
+    if (opts.since) first = first.filter((e) => entryTime(e) >= opts.since!.getTime());
     if (opts.tail !== undefined) first = opts.tail <= 0 ? [] : first.slice(-opts.tail);
     for (const e of first) write(formatEntry(e, !!opts.timestamps));
     while (opts.follow && !opts.signal?.aborted) {

@@ -284,6 +284,7 @@ export class PodManager implements NodeApi {
       timestamps: q.timestamps,
       signal,
       ...(q.tail !== undefined ? { tail: q.tail } : {}),
+      ...(q.since ? { since: q.since } : {}),
     });
   }
 
@@ -294,6 +295,27 @@ export class PodManager implements NodeApi {
     const c = (rt?.containers ?? []).find((x) => x.labels[L.containerName] === name && x.state === ContainerState.RUNNING);
     if (!c) throw new NotFoundError(`container "${name}" in pod "${pod}" is not running`);
     const { url } = await this.cri.exec({ containerId: c.id, cmd, stdin: o.stdin, tty: o.tty, stdout: true, stderr: !o.tty });
+    return url;
+  }
+
+  /** A CRI streaming URL attaching to the container's main process. */
+  async attachUrl(ns: string, pod: string, container: string | undefined, o: { stdin: boolean; tty: boolean }): Promise<string> {
+    const w = this.findPod(ns, pod);
+    const name = this.containerName(w, container);
+    const rt = await this.relister.refresh(w.uid);
+    const c = (rt?.containers ?? []).find((x) => x.labels[L.containerName] === name && x.state === ContainerState.RUNNING);
+    if (!c) throw new NotFoundError(`container "${name}" in pod "${pod}" is not running`);
+    const { url } = await this.cri.attach({ containerId: c.id, stdin: o.stdin, tty: o.tty, stdout: true, stderr: !o.tty });
+    return url;
+  }
+
+  /** A CRI streaming URL forwarding to ports of the pod's network namespace. */
+  async portForwardUrl(ns: string, pod: string, ports: number[]): Promise<string> {
+    const w = this.findPod(ns, pod);
+    const rt = await this.relister.refresh(w.uid);
+    const sandbox = (rt?.sandboxes ?? []).find((s) => s.state === PodSandboxState.READY);
+    if (!sandbox) throw new NotFoundError(`pod "${pod}" has no ready sandbox`);
+    const { url } = await this.cri.portForward(sandbox.id, ports);
     return url;
   }
 }

@@ -1,6 +1,6 @@
 // The agent's local API: HTTP over a root-only unix socket under the root dir, used by
 // `kna get/logs/exec`. Paths follow the kubelet API (/pods, /containerLogs/NS/POD/C)
-// so the HTTPS kubelet server can serve the same handlers later.
+// so the kubelet HTTPS API (kubelet-api.ts) serves the same handlers.
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
@@ -25,6 +25,8 @@ export interface LogQuery {
   follow: boolean;
   previous: boolean;
   tail?: number;
+  /** sinceSeconds / sinceTime */
+  since?: Date;
   timestamps: boolean;
 }
 
@@ -52,7 +54,8 @@ export async function handleNodeApi(api: NodeApi, extra: ExtraApi, req: Incoming
       const ac = new AbortController();
       res.on('close', () => ac.abort());
       const tail = q.get('tailLines');
-      const opts: LogQuery = { follow: bool(q.get('follow')), previous: bool(q.get('previous')), timestamps: bool(q.get('timestamps')), ...(tail ? { tail: Number(tail) } : {}) };
+      const since = logSince(q);
+      const opts: LogQuery = { follow: bool(q.get('follow')), previous: bool(q.get('previous')), timestamps: bool(q.get('timestamps')), ...(tail ? { tail: Number(tail) } : {}), ...(since ? { since } : {}) };
       let started = false;
       await api.containerLogs(parts[1]!, parts[2]!, parts[3], opts, (s) => {
         if (!started) { res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }); started = true; }
@@ -88,6 +91,23 @@ export async function handleNodeApi(api: NodeApi, extra: ExtraApi, req: Incoming
 }
 
 class BadRequest extends Error {}
+
+/** sinceSeconds (relative) or sinceTime (RFC 3339), as kubelet's log options take them. */
+export function logSince(q: URLSearchParams, now = Date.now()): Date | undefined {
+  const secs = q.get('sinceSeconds');
+  const time = q.get('sinceTime');
+  if (secs !== null) {
+    const n = Number(secs);
+    if (!Number.isInteger(n) || n < 1) throw new BadRequest(`sinceSeconds must be a positive integer (got "${secs}")`);
+    return new Date(now - n * 1000);
+  }
+  if (time !== null) {
+    const t = Date.parse(time);
+    if (Number.isNaN(t)) throw new BadRequest(`sinceTime must be an RFC 3339 time (got "${time}")`);
+    return new Date(t);
+  }
+  return undefined;
+}
 
 /** Listens on the unix socket with mode 0600 in a 0700 directory. */
 export async function serveLocalApi(api: NodeApi, rootDir: string, extra: ExtraApi = {}): Promise<Server> {
