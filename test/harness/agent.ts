@@ -1,7 +1,7 @@
 // Runs the real `kna run` binary (dist/agent/cli/main.js) against a private containerd,
 // with its own root dir, manifest folder and ports, and reads it back through the real
 // `kna get/logs/exec` commands. stop() terminates the agent and removes its pods.
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,6 +41,12 @@ export interface TestAgentOptions {
   netns?: string;
   /** the agent command: `run` (default), or `join` whose flags go in extraArgs */
   command?: 'run' | 'join';
+  /** Folder for root/, manifests/ and kna.log; default a fresh /var/lib/kna-t/agent-<id>-XXXX. */
+  base?: string;
+  /** start() runs the agent in its own session, not tied to this process, so it outlives it (the playground). */
+  detached?: boolean;
+  /** Adopt the agent running with this pid (from an earlier detached start) so kill9()/stop() end it. */
+  pid?: number;
 }
 
 export class TestAgent {
@@ -48,10 +54,12 @@ export class TestAgent {
   readonly manifests: string;
   private proc: ResultPromise | undefined;
   private logFile: string;
+  private adopted: number | undefined;
 
   constructor(readonly containerd: Containerd, private readonly extraArgs: string[] = [], private readonly opts: TestAgentOptions = {}) {
     mkdirSync('/var/lib/kna-t', { recursive: true });
-    const base = mkdtempSync(`/var/lib/kna-t/agent-${containerd.id}-`);
+    const base = opts.base ?? mkdtempSync(`/var/lib/kna-t/agent-${containerd.id}-`);
+    this.adopted = opts.pid;
     this.rootDir = join(base, 'root');
     this.manifests = join(base, 'manifests');
     this.logFile = join(base, 'kna.log');
@@ -59,7 +67,7 @@ export class TestAgent {
   }
 
   get pid(): number | undefined {
-    return this.proc?.pid;
+    return this.proc?.pid ?? this.adopted;
   }
 
   get base(): string {
@@ -73,12 +81,21 @@ export class TestAgent {
 
   start(): void {
     // The same V8 flag as the installed `kna` wrapper (scripts/lib.sh).
-    this.proc = execa(...this.node(['--max-semi-space-size=1', MAIN, this.opts.command ?? 'run',
+    const [file, args] = this.node(['--max-semi-space-size=1', MAIN, this.opts.command ?? 'run',
       '--node-name', 'kna-t-node', '--manifests', this.manifests, '--root-dir', this.rootDir,
       '--container-runtime-endpoint', this.containerd.endpoint, '--pod-cidr', this.containerd.podCidr,
       '--cni-conf-dir', this.containerd.cniConfDir, '--cni-bin-dir', this.containerd.cniBinDir, '--cni-bridge', this.containerd.bridge,
       '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0', '--proxy-mode', 'none',
-      ...this.extraArgs]), { stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true }, reject: false, cleanup: true });
+      ...this.extraArgs]);
+    if (!this.opts.detached) {
+      this.proc = execa(file, args, { stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true }, reject: false, cleanup: true });
+      return;
+    }
+    // Its own session, and the log file's own descriptor (execa would pipe output through us, and we exit).
+    const fd = openSync(this.logFile, 'a') as 3; // (execa's types take only literal descriptors)
+    this.proc = execa(file, args, { stdin: 'ignore', stdout: fd, stderr: fd, reject: false, cleanup: false, detached: true });
+    closeSync(fd);
+    this.proc.unref();
   }
 
   /** kill -9, as a crash would. */
@@ -86,6 +103,8 @@ export class TestAgent {
     this.proc?.kill('SIGKILL');
     await this.proc;
     this.proc = undefined;
+    if (this.adopted !== undefined) await killPid(this.adopted, MAIN);
+    this.adopted = undefined;
   }
 
   async stopProcess(): Promise<void> {
@@ -162,6 +181,24 @@ export class TestAgent {
       '--container-runtime-endpoint', this.containerd.endpoint, '--cni-conf-dir', '/nonexistent-kna-t']), { reject: false });
     rmSync(this.base, { recursive: true, force: true });
   }
+}
+
+/**
+ * SIGKILLs an agent that is not our child and waits until it is gone or a zombie. Its
+ * cmdline must still be an agent's (`main.js` argv, or the `kna run ...` title it sets), in case the pid was reused.
+ */
+async function killPid(pid: number, main: string): Promise<void> {
+  const alive = () => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return stat[stat.lastIndexOf(')') + 2] !== 'Z' && (argv.split('\0').includes(main) || argv.startsWith('kna '));
+    } catch {
+      return false;
+    }
+  };
+  if (alive()) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 250 && alive(); i++) await sleep(20);
 }
 
 /** A started agent on a containerd, stopped and cleaned in t.after. */

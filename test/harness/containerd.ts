@@ -3,7 +3,7 @@
 // other or with the user's containerd (/run/kna/containerd). stop() removes all of
 // it again: sandboxes (through CRI, so CNI DEL runs), shims and their containers,
 // mounts, netns, pod cgroups, the bridge and the directories.
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, rmdirSync, copyFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, rmdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,6 +41,17 @@ export interface ContainerdOptions {
    * test node would: pods, bridge and CNI rules then live there. Default: ours.
    */
   netns?: string;
+  /**
+   * Run containerd in its own session, not tied to this process: it outlives us (the
+   * `harness up` playground). Another process takes it over with adoptContainerd(record()).
+   */
+  detached?: boolean;
+}
+
+/** What another process needs to take over (and stop) a detached containerd. */
+export interface ContainerdRecord {
+  id: string; pid: number; root: string; state: string; socket: string; cniBinDir: string; cniConfDir: string;
+  ipamDataDir: string; podCidr: string; bridge: string; logPath: string; configPath: string; netns?: string;
 }
 
 export interface Containerd {
@@ -56,6 +67,10 @@ export interface Containerd {
   podCidr: string;
   bridge: string;
   logPath: string;
+  /** The containerd process (undefined while it is not running). */
+  readonly pid: number | undefined;
+  /** For adoptContainerd() in another process. */
+  record(): ContainerdRecord;
   /** A CRI client on this containerd (closed by stop()). */
   cri: CriClient;
   /** Removes every sandbox, kills containerd, shims and containers, unmounts, deletes dirs. */
@@ -110,27 +125,44 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     writeFileSync(h.configPath, containerdConfig({ root: h.root, state: h.state, cniBin: h.cniBinDir, cniConf: h.cniConfDir }));
 
     cri = CriClient.connect(h.endpoint, { connectTimeoutMs: 500 });
-    daemon = await launch(h.configPath, h.logPath, cri, opts.netns);
+    daemon = await launch(h.configPath, h.logPath, cri, opts.netns, opts.detached);
     await execa(process.execPath, ['scripts/images.mjs', '--out', IMAGE_CACHE, '--address', h.socket], { cwd: process.cwd() });
   } catch (err) {
     await teardown({ ...h, daemon, cri, subnetClaim, sandboxes: [], netns: opts.netns }).catch(() => {});
     throw new Error(`starting private containerd ${id} failed: ${(err as Error).message}`, { cause: err });
   }
+  return handle({ ...h, netns: opts.netns, detached: opts.detached ?? false }, cri!, daemon, subnetClaim);
+}
 
-  const client = cri;
+/** Takes over a detached containerd started by another process (to stop it). */
+export function adoptContainerd(rec: ContainerdRecord): Containerd {
+  const cri = CriClient.connect(`unix://${rec.socket}`, { connectTimeoutMs: 500 });
+  return handle({ ...rec, endpoint: `unix://${rec.socket}`, netns: rec.netns, detached: true }, cri, adoptPid(rec.pid, rec.configPath), undefined);
+}
+
+type HandleInput = Omit<ContainerdRecord, 'pid' | 'netns'> & { endpoint: string; netns: string | undefined; detached: boolean };
+
+function handle(h: HandleInput, client: CriClient, started: Daemon | undefined, subnetClaim: string | undefined): Containerd {
+  let daemon = started;
+  const relaunch = () => launch(h.configPath, h.logPath, client, h.netns, h.detached);
   const cgroups = new Set<string>();
   let stopped = false;
   return {
     id: h.id, socket: h.socket, endpoint: h.endpoint, root: h.root, state: h.state, cniBinDir: h.cniBinDir,
     cniConfDir: h.cniConfDir, ipamDataDir: h.ipamDataDir, podCidr: h.podCidr, bridge: h.bridge, logPath: h.logPath,
     cri: client,
+    get pid() { return daemon?.running() ? daemon.pid : undefined; },
+    record: () => ({
+      id: h.id, pid: daemon?.pid ?? 0, root: h.root, state: h.state, socket: h.socket, cniBinDir: h.cniBinDir, cniConfDir: h.cniConfDir,
+      ipamDataDir: h.ipamDataDir, podCidr: h.podCidr, bridge: h.bridge, logPath: h.logPath, configPath: h.configPath, ...(h.netns ? { netns: h.netns } : {}),
+    }),
     ownCgroup: (cgroupParent) => void cgroups.add(cgroupParent),
     async restart() {
       if (daemon) {
-        daemon.proc.kill('SIGKILL');
+        daemon.kill('SIGKILL');
         await daemon.exited;
       }
-      daemon = await launch(h.configPath, h.logPath, client, opts.netns);
+      daemon = await relaunch();
     },
     async stop() {
       if (stopped) return;
@@ -138,14 +170,14 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
       // A containerd that died (or hangs) is started again so its sandboxes go through CRI.
       if (!(await client.version().then(() => true, () => false))) {
         if (daemon) {
-          daemon.proc.kill('SIGKILL');
+          daemon.kill('SIGKILL');
           await daemon.exited;
         }
-        daemon = await launch(h.configPath, h.logPath, client, opts.netns).catch(() => undefined);
+        daemon = await relaunch().catch(() => undefined);
       }
       const sandboxes = await removeSandboxes(client);
       for (const cgroupParent of cgroups) sandboxes.push({ cgroupParent });
-      await teardown({ ...h, daemon, cri: client, subnetClaim, sandboxes, netns: opts.netns });
+      await teardown({ ...h, daemon, cri: client, subnetClaim, sandboxes, netns: h.netns });
     },
   };
 }
@@ -238,24 +270,44 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A running containerd. Not a thenable on purpose: async functions return it as is. */
-interface Daemon { proc: ResultPromise; exited: Promise<unknown> }
+/** A running containerd, our child or adopted by pid. Not a thenable on purpose: async functions return it as is. */
+interface Daemon { pid: number; kill(signal: NodeJS.Signals): void; exited: Promise<unknown>; running(): boolean }
 
-const isRunningProc = (d: Daemon | undefined): d is Daemon =>
-  d !== undefined && d.proc.exitCode === null && d.proc.signalCode === null;
+const isRunningProc = (d: Daemon | undefined): d is Daemon => d !== undefined && d.running();
+
+/** A containerd that is not our child: signalled by pid, polled until gone (its cmdline must name its config, in case the pid was reused). */
+function adoptPid(pid: number, configPath: string): Daemon | undefined {
+  const ours = () => {
+    try { return isRunning(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(configPath); } catch { return false; }
+  };
+  if (!ours()) return undefined;
+  const exited = (async () => { while (ours()) await sleep(20); })();
+  return { pid, running: ours, exited, kill: (signal) => { if (ours()) process.kill(pid, signal); } };
+}
 
 /**
  * Runs containerd (in `netns` when given: nsenter, not `ip netns exec`, which remounts
  * /sys and hides the cgroup mounts runc needs) and waits until its CRI plugin answers
  * Version. nsenter execs containerd, so the child's pid is containerd's.
  */
-async function launch(configPath: string, logPath: string, cri: CriClient, netns?: string): Promise<Daemon> {
+async function launch(configPath: string, logPath: string, cri: CriClient, netns?: string, detached = false): Promise<Daemon> {
+  // A detached containerd writes its log through its own descriptor: execa would pipe it through us, and we exit.
+  const fd = detached ? openSync(logPath, 'a') as 3 : undefined; // (execa's types take only literal descriptors)
   const log = { file: logPath, append: true } as const;
   const argv = ['containerd', '--config', configPath];
   const [file, ...args] = netns ? ['nsenter', `--net=/run/netns/${netns}`, '--', ...argv] : argv;
-  const proc = execa(file!, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, cleanup: true });
+  const proc: ResultPromise = fd !== undefined
+    ? execa(file!, args, { stdin: 'ignore', stdout: fd, stderr: fd, reject: false, cleanup: false, detached: true })
+    : execa(file!, args, { stdin: 'ignore', stdout: log, stderr: log, reject: false, cleanup: true });
+  if (fd !== undefined) {
+    closeSync(fd);
+    proc.unref();
+  }
   let exited = false;
-  const daemon: Daemon = { proc, exited: proc.then(() => { exited = true; }) };
+  const daemon: Daemon = {
+    pid: proc.pid ?? 0, exited: proc.then(() => { exited = true; }),
+    running: () => proc.exitCode === null && proc.signalCode === null, kill: (signal) => proc.kill(signal),
+  };
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -268,7 +320,7 @@ async function launch(configPath: string, logPath: string, cri: CriClient, netns
       await sleep(50);
     }
   }
-  proc.kill('SIGKILL');
+  daemon.kill('SIGKILL');
   await daemon.exited;
   throw new Error(`containerd not ready after ${READY_TIMEOUT_MS} ms (${(last as Error)?.message}); log ${logPath}:\n${tail(logPath)}`);
 }
@@ -336,9 +388,9 @@ async function teardown(h: TeardownInput): Promise<void> {
   h.cri?.close();
   await step('kill containerd', async () => {
     if (!isRunningProc(h.daemon)) return;
-    h.daemon.proc.kill('SIGTERM');
+    h.daemon.kill('SIGTERM');
     const done = await Promise.race([h.daemon.exited.then(() => true), sleep(5_000, false)]);
-    if (!done) h.daemon.proc.kill('SIGKILL');
+    if (!done) h.daemon.kill('SIGKILL');
     await h.daemon.exited;
   });
   // Pod netns known from CRI, plus those of our containers in case CRI cleanup failed.

@@ -40,6 +40,13 @@ export interface NodesOptions {
   podCIDR?: (i: number) => string;
   /** Underlay MTU (veth). Default 1500. */
   mtu?: number;
+  /** Each node gets a default route via the underlay's .1 (unused), as a node has an uplink: Service IPs need a route before DNAT. */
+  defaultRoute?: boolean;
+  /**
+   * The namespaces outlive this process (the playground): named without our pid, so
+   * sweepStale leaves them alone; remove them with removeNamespaces(cluster.namespaces()).
+   */
+  persistent?: boolean;
 }
 
 export interface Cluster {
@@ -53,6 +60,8 @@ export interface Cluster {
    * of .2, .3, ...), default route via the node's bridge (.1).
    */
   addPod(node: TestNode, opts?: { mtu?: number; host?: number }): Promise<TestPod>;
+  /** Every namespace made so far, in creation order. */
+  namespaces(): string[];
   /** Kills processes left in our namespaces and deletes them all. Idempotent. */
   remove(): Promise<void>;
 }
@@ -109,7 +118,8 @@ async function killInside(netns: string): Promise<void> {
 
 export async function createNodes(opts: NodesOptions): Promise<Cluster> {
   await sweepStale();
-  const id = `${process.pid}x${counter++}${(opts.name ?? '').replace(/[^a-z0-9]/g, '').slice(0, 4)}`;
+  const tag = (opts.name ?? '').replace(/[^a-z0-9]/g, '').slice(0, 4);
+  const id = opts.persistent ? `p${Date.now().toString(36)}${tag}` : `${process.pid}x${counter++}${tag}`;
   const cidr = opts.underlay ?? '172.30.0.0/24';
   const prefixLen = Number(cidr.split('/')[1]);
   const podCIDR = opts.podCIDR ?? ((i: number) => `10.240.${i}.0/24`);
@@ -136,6 +146,7 @@ export async function createNodes(opts: NodesOptions): Promise<Cluster> {
     await ip(['-n', node.netns, 'link', 'set', 'eth0', 'up']);
     // A node routes for its pods; strict reverse-path filtering would drop overlay replies.
     await sysctl(node.netns, ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    if (opts.defaultRoute) await ip(['-n', node.netns, 'route', 'add', 'default', 'via', hostIP(cidr, 1), 'dev', 'eth0']);
     nodes.push(node);
     return node;
   };
@@ -163,10 +174,7 @@ export async function createNodes(opts: NodesOptions): Promise<Cluster> {
   const remove = async () => {
     if (removed) return;
     removed = true;
-    for (const ns of [...made].reverse()) {
-      await killInside(ns);
-      await ip(['netns', 'del', ns]).catch(() => {});
-    }
+    await removeNamespaces(made);
   };
 
   try {
@@ -181,5 +189,14 @@ export async function createNodes(opts: NodesOptions): Promise<Cluster> {
     await remove();
     throw err;
   }
-  return { id, underlay: ul, nodes, addNode, addPod, remove };
+  return { id, underlay: ul, nodes, addNode, addPod, namespaces: () => [...made], remove };
+}
+
+/** Kills the processes inside these namespaces, then deletes them (last first). */
+export async function removeNamespaces(names: readonly string[]): Promise<void> {
+  for (const ns of [...names].reverse()) {
+    if (!ns.startsWith(PREFIX)) throw new Error(`removeNamespaces: ${ns} is not a harness namespace`);
+    await killInside(ns);
+    await ip(['netns', 'del', ns]).catch(() => {});
+  }
 }
