@@ -58,6 +58,8 @@ spec:
   assert.equal(String(r.stdout).trim(), 'hello from web in default');
   const bad = await node.agent.kna(['exec', 'web', '--', 'sh', '-c', 'exit 3'], { reject: false });
   assert.equal(bad.exitCode, 3);
+  const piped = await node.agent.kna(['exec', '-i', 'web', '-c', 'httpd', '--', 'head', '-c', '5'], { input: 'hello world' });
+  assert.equal(String(piped.stdout), 'hello', 'stdin reaches the command');
 
   const logs = await node.agent.kna(['logs', 'web', '-c', 'httpd']);
   assert.match(String(logs.stdout), /^serving$/m);

@@ -60,3 +60,32 @@ spec:
   node.agent.removeManifest('stubborn.yaml');
   await node.agent.waitFor('stubborn gone', async () => (await node.agent.pod('stubborn')) === undefined);
 });
+
+test('postStart runs once the container starts; a failing postStart kills it and it restarts', async () => {
+  node.agent.writeManifest('hooks.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: { name: hooked }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: ok
+      image: localhost/kna/busybox:latest
+      imagePullPolicy: IfNotPresent
+      command: [sleep, '100000']
+      lifecycle:
+        postStart: { exec: { command: [sh, -c, 'echo started > /tmp/poststart'] } }
+    - name: bad
+      image: localhost/kna/busybox:latest
+      imagePullPolicy: IfNotPresent
+      command: [sleep, '100000']
+      lifecycle:
+        postStart: { exec: { command: [sh, -c, 'exit 1'] } }
+`);
+  await node.agent.waitPod('hooked', (p) => p.status.containerStatuses?.find((c) => c.name === 'ok')?.state.running !== undefined, 'ok running');
+  assert.equal(String((await node.agent.kna(['exec', 'hooked', '-c', 'ok', '--', 'cat', '/tmp/poststart'])).stdout).trim(), 'started');
+  await node.agent.waitPod('hooked', (p) => (p.status.containerStatuses?.find((c) => c.name === 'bad')?.restartCount ?? 0) >= 1, 'bad restarted', 60_000);
+  assert.match(node.agent.log(), /"container":"bad".*FailedPostStartHook/);
+  node.agent.removeManifest('hooks.yaml');
+  await node.agent.waitFor('hooked gone', async () => (await node.agent.pod('hooked')) === undefined);
+});
