@@ -21,8 +21,12 @@ program.command('down')
   .requiredOption('--dir <dir>', 'the folder given to up')
   .action(async (o: { dir: string }) => down(o.dir));
 
+// The children are detached and unref'd, and gRPC's own timers do not hold the event
+// loop either: without a handle of our own, Node could exit mid-command (code 13).
+const keepAlive = setInterval(() => {}, 60_000);
 try {
   await program.parseAsync();
+  clearInterval(keepAlive);
   // The detached nodes keep running; nothing of ours should hold the loop open.
   process.exit(0);
 } catch (err) {
