@@ -8,6 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
+import { pino } from 'pino';
+import { Proxier, type ProxierOptions } from '../../agent/proxy/proxier.js';
+import { netnsRunner } from '../../agent/proxy/runner.js';
 import type { ProbeReply, ProbeRequest } from './proxy-probe.js';
 
 export const NODE_POD_GW = '10.244.0.1';
@@ -63,6 +66,14 @@ export class ProxyLab {
     this.prefix = `kna-t-${tag}-${process.pid}`;
     this.node = `${this.prefix}-node`;
     this.ext = `${this.prefix}-ext`;
+  }
+
+  /** A proxy for this node netns: syncs at once, quiet, no health-check servers unless asked. */
+  proxier(nodeName: string, extra: Partial<ProxierOptions> = {}): Proxier {
+    return new Proxier({
+      nodeName, runner: netnsRunner(this.node), serviceCIDRs: [SERVICE_CIDR], clusterCIDR: CLUSTER_CIDR,
+      minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: null, ...extra,
+    });
   }
 
   async setUp(): Promise<void> {

@@ -2,10 +2,8 @@
 // unallocated service range, hairpin, terminating endpoints, and cleanup.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { pino } from 'pino';
-import { Proxier } from '../../agent/proxy/proxier.js';
-import { netnsRunner } from '../../agent/proxy/runner.js';
-import { CLUSTER_CIDR, NODE_POD_GW, ProxyLab, SERVICE_CIDR, service, slice, type Probe } from '../harness/proxy-lab.js';
+import type { Proxier } from '../../agent/proxy/proxier.js';
+import { NODE_POD_GW, ProxyLab, service, slice, type Probe } from '../harness/proxy-lab.js';
 
 const NODE = 'node-a';
 const lab = new ProxyLab('pxc');
@@ -22,10 +20,7 @@ before(async () => {
     await lab.serve(backendNs[name]!, name, [8080]);
   }
   client = lab.client(await lab.addPod('client', CLIENT_IP));
-  proxier = new Proxier({
-    nodeName: NODE, runner: netnsRunner(lab.node), serviceCIDRs: [SERVICE_CIDR], clusterCIDR: CLUSTER_CIDR,
-    minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: null,
-  });
+  proxier = lab.proxier(NODE);
   await proxier.start();
 });
 

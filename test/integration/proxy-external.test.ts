@@ -3,10 +3,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
-import { pino } from 'pino';
-import { Proxier, type ProxierOptions } from '../../agent/proxy/proxier.js';
-import { netnsRunner } from '../../agent/proxy/runner.js';
-import { CLUSTER_CIDR, EXT_IPS, NODE_EXT_IP, NODE_POD_GW, ProxyLab, SERVICE_CIDR, service, slice, type Probe } from '../harness/proxy-lab.js';
+import type { Proxier, ProxierOptions } from '../../agent/proxy/proxier.js';
+import { EXT_IPS, NODE_EXT_IP, NODE_POD_GW, ProxyLab, service, slice, type Probe } from '../harness/proxy-lab.js';
 
 const NODE = 'node-a';
 const lab = new ProxyLab('pxe');
@@ -19,10 +17,7 @@ let podClient: Probe;
 let hcPort: number;
 
 function newProxier(extra: Partial<ProxierOptions> = {}): Proxier {
-  return new Proxier({
-    nodeName: NODE, runner: netnsRunner(lab.node), serviceCIDRs: [SERVICE_CIDR], clusterCIDR: CLUSTER_CIDR,
-    minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: '127.0.0.1', ...extra,
-  });
+  return lab.proxier(NODE, { healthCheckBindAddress: '127.0.0.1', ...extra });
 }
 
 /** A TCP port free on loopback right now, for the health check server. */

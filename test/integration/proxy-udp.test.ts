@@ -3,10 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
-import { pino } from 'pino';
-import { Proxier } from '../../agent/proxy/proxier.js';
-import { netnsRunner } from '../../agent/proxy/runner.js';
-import { CLUSTER_CIDR, ProxyLab, SERVICE_CIDR, service, slice, type Probe } from '../harness/proxy-lab.js';
+import type { Proxier } from '../../agent/proxy/proxier.js';
+import { ProxyLab, service, slice, type Probe } from '../harness/proxy-lab.js';
 
 const NODE = 'node-a';
 const lab = new ProxyLab('pxu');
@@ -19,10 +17,7 @@ before(async () => {
   await lab.setUp();
   for (const [name, ip] of Object.entries(pods)) await lab.serve(await lab.addPod(name, ip), name, [], [5353]);
   client = lab.client(await lab.addPod('client', CLIENT_IP));
-  proxier = new Proxier({
-    nodeName: NODE, runner: netnsRunner(lab.node), serviceCIDRs: [SERVICE_CIDR], clusterCIDR: CLUSTER_CIDR,
-    minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: null,
-  });
+  proxier = lab.proxier(NODE);
   await proxier.start();
 });
 
