@@ -1,7 +1,8 @@
-// The iptables-mode proxy: Service / EndpointSlice events in, netfilter rules out.
-// Events go to the change tracker; syncs are rate-limited (minSyncPeriodMs) and
-// serialized. A sync is full (every chain rewritten: at start, after a failure, and
-// every fullSyncPeriodMs) or partial (only the changed Services' chains).
+// The proxy: Service / EndpointSlice events in, kernel state out through one backend
+// (iptables, nftables or IPVS: backend.ts). Events go to the change tracker; syncs are
+// rate-limited (minSyncPeriodMs) and serialized. A sync is full (everything rewritten:
+// at start, after a failure, and every fullSyncPeriodMs) or partial (only the changed
+// Services).
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -9,14 +10,12 @@ import { cidrContains, parseCIDR, parseIP } from './ip.js';
 import { staleConntrackEntries, flushConntrack } from './conntrack.js';
 import { selectEndpoints } from './endpoint-selection.js';
 import { ServiceHealthServer } from './healthcheck.js';
-import { FIXED_CHAINS, type Table } from './iptables/chains.js';
-import { hookKeyOf, renderFull, renderPartial, TABLES, type PortChange, type TableTexts } from './iptables/render.js';
-import { cleanupIptables, readExisting, readHooks, restoreTables } from './iptables/restore.js';
-import { baseRules, servicePortRules, type BaseRules, type RuleOptions, type ServicePortRules } from './iptables/rules.js';
+import type { PortEdit, ProxyBackend, RuleOptions } from './backend.js';
+import { IptablesBackend } from './iptables/backend.js';
 import { ProxyMetrics } from './metrics.js';
 import { commandRunner, type CommandRunner } from './runner.js';
 import { ChangeTracker, type ServiceChange } from './tracker.js';
-import type { Endpoint, IPFamily, ServicePortState } from './types.js';
+import { nsName, type Endpoint, type IPFamily, type ServicePortState } from './types.js';
 import { parseEndpointSlice, parseService, ProxyValidationError } from './validate.js';
 
 export interface ProxierOptions {
@@ -40,8 +39,10 @@ export interface ProxierOptions {
   readonly fullSyncPeriodMs?: number;
   /** healthz turns unhealthy when a change waited this long (default 2 x syncPeriodMs). */
   readonly healthTimeoutMs?: number;
-  /** Where iptables/conntrack/ip run (default: this process's netns). */
+  /** Where iptables/nft/ipvsadm/conntrack/ip run (default: this process's netns). */
   readonly runner?: CommandRunner;
+  /** How rules reach the kernel (default: iptables through `runner`). */
+  readonly backend?: (runner: CommandRunner, family: IPFamily) => ProxyBackend;
   /** prom-client registry for the kubeproxy_* metrics (default: a private one). */
   readonly registry?: Registry;
   readonly logger?: Logger;
@@ -56,11 +57,11 @@ export class ProxierConfigError extends Error {
 export interface SyncResult {
   readonly kind: 'full' | 'partial' | 'none';
   readonly durationMs: number;
-  /** Time spent waiting for iptables-restore (and, on full syncs, for reading the current rules). */
-  readonly iptablesMs: number;
+  /** Time spent in the kernel tools (and, on full syncs, reading the current state). */
+  readonly kernelMs: number;
   readonly changedServices: number;
-  /** The restore input per table, exactly as handed to iptables-restore. */
-  readonly input: TableTexts;
+  /** The input handed to the kernel tools, per table or tool (e.g. iptables-restore input per table). */
+  readonly input: Readonly<Record<string, string>>;
 }
 
 export interface ProxyHealth {
@@ -82,8 +83,8 @@ export interface ExplainedPort {
   readonly externalIPs: readonly string[];
   readonly loadBalancerIPs: readonly string[];
   readonly endpoints: readonly ExplainedEndpoint[];
-  /** Rules made for this port, as iptables-restore lines, per table. */
-  readonly rules: Readonly<Record<Table, readonly string[]>>;
+  /** What the backend made for this port, per table, in its tool's own syntax. */
+  readonly rules: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface Explanation {
@@ -95,22 +96,15 @@ export interface Explanation {
   readonly ports: readonly ExplainedPort[];
 }
 
-interface BlockStats { readonly filter: number; readonly nat: number; readonly noLocalInternal: boolean; readonly noLocalExternal: boolean }
+interface NoLocal { readonly internal: boolean; readonly external: boolean }
 
-function statsOf(b: ServicePortRules, sp: ServicePortState['port']): BlockStats {
-  let nat = 0;
-  for (const rules of b.chains.values()) nat += rules.length;
-  let filter = 0;
-  for (const r of b.top) if (r.table === 'nat') nat++; else filter++;
-  const sel = b.selection;
-  return {
-    filter, nat,
-    noLocalInternal: sp.internalPolicyLocal && sel.hasAny && sel.local.length === 0,
-    noLocalExternal: sp.externalPolicyLocal && sel.hasAny && sel.local.length === 0,
-  };
+/** A Local traffic policy with endpoints, none of them here (kube-proxy's no_local_endpoints metric). */
+function noLocalOf(state: ServicePortState): NoLocal {
+  const sp = state.port;
+  const sel = selectEndpoints(sp, state.endpoints);
+  const none = sel.hasAny && sel.local.length === 0;
+  return { internal: sp.internalPolicyLocal && none, external: sp.externalPolicyLocal && none };
 }
-
-interface Block { readonly rules: ServicePortRules; readonly state: ServicePortState; readonly stats: BlockStats }
 
 type ObjectRef = { metadata?: { namespace?: string; name?: string } } | null | undefined;
 
@@ -123,6 +117,7 @@ export class Proxier {
   readonly metrics: ProxyMetrics;
   private readonly family: IPFamily;
   private readonly runner: CommandRunner;
+  private readonly backend: ProxyBackend;
   private readonly logger: Logger;
   private readonly tracker: ChangeTracker;
   private readonly health: ServiceHealthServer | undefined;
@@ -133,19 +128,16 @@ export class Proxier {
   /** Rule options from configuration; ruleOpts adds the node addresses read at full syncs. */
   private readonly staticRuleOpts: RuleOptions;
   private ruleOpts: RuleOptions;
-  private base: BaseRules;
 
-  /** Rules as last applied, per service port id. */
-  private blocks = new Map<string, Block>();
-  private totals = { filter: 0, nat: 0, noLocalInternal: 0, noLocalExternal: 0 };
+  /** Service ports as last applied, by id. */
+  private applied = new Map<string, ServicePortState>();
+  private noLocal = { internal: 0, external: 0 };
   private readonly invalid = new Map<string, ProxyValidationError>();
   private readonly hcPorts = new Map<string, number>();
   private readonly localCounts = new Map<string, number>();
 
   private initialized = false;
   private needFullSync = true;
-  /** We know which of our chains exist (false at start and after a failed restore). */
-  private stateKnown = false;
   private lastSyncStart = 0;
   private lastSync: number | null = null;
   private lastFullSync: number | null = null;
@@ -172,8 +164,8 @@ export class Proxier {
       ...(clusterCIDR ? { clusterCIDR } : {}),
     };
     this.ruleOpts = this.staticRuleOpts;
-    this.base = baseRules(this.ruleOpts);
     this.runner = opts.runner ?? commandRunner();
+    this.backend = (opts.backend ?? ((r, f) => new IptablesBackend(r, f)))(this.runner, this.family);
     this.logger = opts.logger ?? pino({ name: 'proxy' }, pino.destination(2));
     this.tracker = new ChangeTracker(opts.nodeName, this.family);
     this.metrics = new ProxyMetrics(opts.registry ?? new Registry());
@@ -271,6 +263,15 @@ export class Proxier {
 
   // ---- lifecycle ----------------------------------------------------------------
 
+  get mode(): ProxyBackend['mode'] {
+    return this.backend.mode;
+  }
+
+  /** Fails (ProxyModeUnsupportedError) when the kernel lacks what the mode needs. */
+  preflight(): Promise<void> {
+    return this.backend.preflight();
+  }
+
   /** Programs the rules for everything received so far, then keeps them in sync. */
   async start(): Promise<void> {
     this.initialized = true;
@@ -297,10 +298,9 @@ export class Proxier {
   /** Stops and removes every chain and rule this proxy mode makes (kna cleanup, mode change). */
   async cleanup(): Promise<void> {
     await this.stop();
-    await cleanupIptables(this.runner, this.family);
-    this.blocks = new Map();
-    this.totals = { filter: 0, nat: 0, noLocalInternal: 0, noLocalExternal: 0 };
-    this.stateKnown = false;
+    await this.backend.cleanup();
+    this.applied = new Map();
+    this.noLocal = { internal: 0, external: 0 };
     this.needFullSync = true;
   }
 
@@ -338,14 +338,13 @@ export class Proxier {
     if (this.running) return;
     const fullDue = this.lastFullSync === null || Date.now() - this.lastFullSync >= this.fullSyncPeriodMs;
     let due = this.needFullSync || fullDue || this.tracker.pending > 0;
-    if (!due && this.stateKnown) {
+    if (!due) {
       // Someone flushed the tables (a firewall reload...): put everything back now, not in an hour.
       try {
-        const hooks = await readHooks(this.runner, this.family, HOOKED_CHAINS);
-        if (this.base.hooks.some((h) => !hooks.has(hookKeyOf(h)))) {
-          this.logger.warn('proxy hooks are gone from the built-in chains; doing a full sync');
+        if (!(await this.backend.intact())) {
+          this.logger.warn('proxy hooks are gone from the host\'s netfilter; doing a full sync');
           this.needFullSync = true;
-          this.stateKnown = false;
+          this.backend.invalidate();
           due = true;
         }
       } catch (err) {
@@ -380,41 +379,38 @@ export class Proxier {
     this.metrics.endpointChangesPending.set(0);
     if (!full && changes.length === 0) {
       this.lastSync = Date.now();
-      return { kind: 'none', durationMs: performance.now() - t0, iptablesMs: 0, changedServices: 0, input: {} };
+      return { kind: 'none', durationMs: performance.now() - t0, kernelMs: 0, changedServices: 0, input: {} };
     }
 
-    let iptablesMs = 0;
-    let input: TableTexts;
+    let kernelMs = 0;
+    let input: Readonly<Record<string, string>>;
     let commit: () => void;
     try {
       if (full) {
         const t = performance.now();
-        const existing = this.stateKnown
-          ? { chains: this.knownChains(), hooks: await readHooks(this.runner, this.family, HOOKED_CHAINS) }
-          : await readExisting(this.runner, this.family);
         await this.refreshNodeAddresses();
-        iptablesMs += performance.now() - t;
-        const blocks = new Map<string, Block>();
-        for (const state of this.tracker.states()) blocks.set(state.port.id, this.makeBlock(state));
-        input = renderFull([...blocks.values()].map((b) => b.rules), this.base, existing);
-        commit = () => this.replaceBlocks(blocks);
+        kernelMs += performance.now() - t;
+        const states = [...this.tracker.states()];
+        const r = await this.backend.syncFull(states, this.ruleOpts);
+        ({ input } = r);
+        kernelMs += r.kernelMs;
+        commit = () => this.replaceApplied(states);
       } else {
-        const edits: Array<{ id: string; prev: Block | undefined; next: Block | undefined }> = [];
+        const edits: PortEdit[] = [];
         for (const change of changes) {
           const current = new Set(change.current.map((s) => s.port.id));
-          for (const s of change.previous) if (!current.has(s.port.id)) edits.push({ id: s.port.id, prev: this.blocks.get(s.port.id), next: undefined });
-          for (const s of change.current) edits.push({ id: s.port.id, prev: this.blocks.get(s.port.id), next: this.makeBlock(s) });
+          for (const s of change.previous) if (!current.has(s.port.id)) edits.push({ id: s.port.id, next: undefined });
+          for (const s of change.current) edits.push({ id: s.port.id, next: s });
         }
-        input = renderPartial(edits.map((e): PortChange => ({ prev: e.prev?.rules, next: e.next?.rules })), this.base);
-        commit = () => { for (const e of edits) this.setBlock(e.id, e.next); };
+        const r = await this.backend.syncPartial(edits, this.ruleOpts);
+        ({ input } = r);
+        kernelMs += r.kernelMs;
+        commit = () => { for (const e of edits) this.setApplied(e.id, e.next); };
       }
-      const t = performance.now();
-      await restoreTables(this.runner, this.family, input);
-      iptablesMs += performance.now() - t;
     } catch (err) {
       // The changes are consumed: only a full sync can bring the kernel back in line.
       this.needFullSync = true;
-      this.stateKnown = false;
+      this.backend.invalidate();
       this.oldestPending = Math.min(pendingSince ?? Date.now(), this.oldestPending ?? Infinity);
       this.metrics.restoreFailures.inc();
       if (!full) this.metrics.partialRestoreFailures.inc();
@@ -423,45 +419,31 @@ export class Proxier {
 
     commit();
     this.needFullSync = false;
-    this.stateKnown = true;
     const now = Date.now();
     this.lastSync = now;
     if (full) this.lastFullSync = now;
     const durationMs = performance.now() - t0;
-    this.recordMetrics(full, durationMs, changes, input);
+    this.recordMetrics(full, durationMs, changes);
     await this.afterSync(full, changes);
-    return { kind: full ? 'full' : 'partial', durationMs, iptablesMs, changedServices: changes.length, input };
+    return { kind: full ? 'full' : 'partial', durationMs, kernelMs, changedServices: changes.length, input };
   }
 
-  private makeBlock(state: ServicePortState): Block {
-    const rules = servicePortRules(state, this.ruleOpts);
-    return { rules, state, stats: statsOf(rules, state.port) };
+  private setApplied(id: string, next: ServicePortState | undefined): void {
+    const prev = this.applied.get(id);
+    if (prev) this.countNoLocal(prev, -1);
+    if (next) { this.applied.set(id, next); this.countNoLocal(next, 1); } else this.applied.delete(id);
   }
 
-  private setBlock(id: string, next: Block | undefined): void {
-    const prev = this.blocks.get(id);
-    if (prev) this.count(prev.stats, -1);
-    if (next) { this.blocks.set(id, next); this.count(next.stats, 1); } else this.blocks.delete(id);
+  private replaceApplied(states: readonly ServicePortState[]): void {
+    this.applied = new Map();
+    this.noLocal = { internal: 0, external: 0 };
+    for (const s of states) this.setApplied(s.port.id, s);
   }
 
-  private replaceBlocks(blocks: Map<string, Block>): void {
-    this.blocks = blocks;
-    this.totals = { filter: 0, nat: 0, noLocalInternal: 0, noLocalExternal: 0 };
-    for (const b of blocks.values()) this.count(b.stats, 1);
-  }
-
-  private count(s: BlockStats, sign: 1 | -1): void {
-    this.totals.filter += sign * s.filter;
-    this.totals.nat += sign * s.nat;
-    this.totals.noLocalInternal += sign * Number(s.noLocalInternal);
-    this.totals.noLocalExternal += sign * Number(s.noLocalExternal);
-  }
-
-  /** Our chains as they exist after the last successful sync. */
-  private knownChains(): Record<Table, Set<string>> {
-    const nat = new Set(FIXED_CHAINS.nat);
-    for (const b of this.blocks.values()) for (const c of b.rules.chains.keys()) nat.add(c);
-    return { filter: new Set(FIXED_CHAINS.filter), nat };
+  private countNoLocal(state: ServicePortState, sign: 1 | -1): void {
+    const n = noLocalOf(state);
+    this.noLocal.internal += sign * Number(n.internal);
+    this.noLocal.external += sign * Number(n.external);
   }
 
   /** Node addresses for --nodeport-addresses and the LB firewall; re-read on full syncs. */
@@ -472,25 +454,19 @@ export class Proxier {
       : ips.filter((ip) => !ip.loopback && cidrs.some((c) => cidrContains(c, parseIP(ip.ip)!))).map((ip) => ip.ip);
     const nodeIPs = ips.filter((ip) => !ip.loopback).map((ip) => ip.ip);
     this.ruleOpts = { ...this.staticRuleOpts, nodeIPs, ...(nodePortIPs ? { nodePortIPs } : {}) };
-    this.base = baseRules(this.ruleOpts);
   }
 
-  private recordMetrics(full: boolean, durationMs: number, changes: readonly ServiceChange[], input: TableTexts): void {
+  private recordMetrics(full: boolean, durationMs: number, changes: readonly ServiceChange[]): void {
     const m = this.metrics;
     const seconds = durationMs / 1000;
     m.syncDuration.observe(seconds);
     (full ? m.fullSyncDuration : m.partialSyncDuration).observe(seconds);
     m.lastSyncTimestamp.set(Date.now() / 1000);
-    for (const t of TABLES) {
-      let fixed = 0;
-      for (const rules of this.base.fixed[t].values()) fixed += rules.length;
-      for (const rules of this.base.tails[t].values()) fixed += rules.length;
-      m.rulesTotal.set({ table: t }, fixed + this.totals[t]);
-      // Lines written this sync (kube-proxy: the rules handed to iptables-restore).
-      m.rulesLastSync.set({ table: t }, full ? fixed + this.totals[t] : (input[t]?.match(/^-[AID] /gm) ?? []).length);
-    }
-    m.noLocalEndpoints.set({ traffic_policy: 'internal' }, this.totals.noLocalInternal);
-    m.noLocalEndpoints.set({ traffic_policy: 'external' }, this.totals.noLocalExternal);
+    const counts = this.backend.counts();
+    for (const [table, n] of Object.entries(counts.total)) m.rulesTotal.set({ table }, n);
+    for (const [table, n] of Object.entries(counts.lastSync)) m.rulesLastSync.set({ table }, n);
+    m.noLocalEndpoints.set({ traffic_policy: 'internal' }, this.noLocal.internal);
+    m.noLocalEndpoints.set({ traffic_policy: 'external' }, this.noLocal.external);
     const now = Date.now();
     for (const c of changes) m.networkProgramming.observe(Math.max(0, now - c.triggeredAt) / 1000);
   }
@@ -512,9 +488,10 @@ export class Proxier {
       this.hcPorts.clear();
       this.localCounts.clear();
       const byService = new Map<string, ServicePortState[]>();
-      for (const b of this.blocks.values()) {
-        const l = byService.get(b.rules.service);
-        if (l) l.push(b.state); else byService.set(b.rules.service, [b.state]);
+      for (const s of this.applied.values()) {
+        const service = nsName(s.port.service);
+        const l = byService.get(service);
+        if (l) l.push(s); else byService.set(service, [s]);
       }
       for (const [service, states] of byService) account(service, states);
     } else {
@@ -544,12 +521,7 @@ export class Proxier {
     if (!info && !error) return undefined;
     const ports = states.map((s): ExplainedPort => {
       const sel = selectEndpoints(s.port, s.endpoints);
-      const rules: Record<Table, string[]> = { filter: [], nat: [] };
-      const block = this.blocks.get(s.port.id)?.rules;
-      if (block) {
-        for (const r of block.top) rules[r.table].push(r.rule);
-        for (const [chain, lines] of block.chains) rules.nat.push(`:${chain} - [0:0]`, ...lines);
-      }
+      const rules = this.backend.rulesFor(s.port.id);
       const sp = s.port;
       return {
         id: sp.id, protocol: sp.protocol, clusterIP: sp.clusterIP, port: sp.port, nodePort: sp.nodePort,
@@ -561,12 +533,6 @@ export class Proxier {
     return { service, ...(error ? { error } : {}), ...(info?.skipped ? { skipped: info.skipped } : {}), ports };
   }
 }
-
-/** Built-in chains our hooks live in. */
-const HOOKED_CHAINS: Readonly<Record<Table, readonly string[]>> = {
-  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
-  nat: ['PREROUTING', 'OUTPUT', 'POSTROUTING'],
-};
 
 /** Addresses on this node's interfaces (via `ip -j addr`, in the runner's netns). */
 async function listNodeIPs(runner: CommandRunner, family: IPFamily): Promise<Array<{ ip: string; loopback: boolean }>> {
@@ -597,10 +563,10 @@ export function formatExplanation(e: Explanation): string {
       const use = [ep.usedForCluster && 'cluster', ep.usedForLocal && 'local'].filter(Boolean).join('+') || 'unused';
       out.push(`    endpoint ${ep.ip}:${ep.port} ${state}${ep.terminating ? ',terminating' : ''} node=${ep.nodeName ?? '?'}${ep.isLocal ? ' (local)' : ''} -> ${use}`);
     }
-    for (const t of TABLES) {
-      if (p.rules[t].length === 0) continue;
+    for (const [t, rules] of Object.entries(p.rules)) {
+      if (rules.length === 0) continue;
       out.push(`    *${t}`);
-      for (const r of p.rules[t]) out.push(`      ${r}`);
+      for (const r of rules) out.push(`      ${r}`);
     }
   }
   return out.join('\n');

@@ -13,7 +13,7 @@ import { baseRules, servicePortRules, type BaseRules, type Hook, type RuleOption
 export const TABLES: readonly Table[] = ['filter', 'nat'];
 
 /** Restore input per table; a table without changes is absent. */
-export interface TableTexts { filter?: string; nat?: string }
+export type TableTexts = { filter?: string; nat?: string };
 
 /** What exists in the kernel before a full sync. */
 export interface ExistingState {

@@ -19,7 +19,8 @@
 // (measured ~180 ms of sys time at 10k Services x 10 endpoints, ~10 ms with the hooks
 // removed). Fewer rules per Service is the only lever; each rule here earns its place.
 import { hostMask, joinHostPort, parseIP, cidrContains, parseCIDR } from '../ip.js';
-import type { Endpoint, IPFamily, ServicePort, ServicePortState } from '../types.js';
+import type { RuleOptions } from '../backend.js';
+import type { Endpoint, ServicePort, ServicePortState } from '../types.js';
 import { nsName } from '../types.js';
 import { selectEndpoints, usesClusterEndpoints, usesLocalEndpoints, externallyAccessible, type EndpointSelection } from '../endpoint-selection.js';
 import {
@@ -27,21 +28,7 @@ import {
   endpointChain, serviceChains, type Table,
 } from './chains.js';
 
-export interface RuleOptions {
-  readonly family: IPFamily;
-  /** --cluster-cidr of this family: traffic to a cluster IP from outside it is masqueraded. */
-  readonly clusterCIDR?: string;
-  /** --masquerade-all: masquerade all traffic to cluster IPs. */
-  readonly masqueradeAll?: boolean;
-  /** --service-cluster-ip-range(s) of this family: addresses no Service holds are rejected. */
-  readonly serviceCIDRs?: readonly string[];
-  /** Node addresses NodePorts answer on (from --nodeport-addresses); undefined: every local address. */
-  readonly nodePortIPs?: readonly string[];
-  /** This node's addresses: a loadBalancerSourceRange containing one also admits traffic from the node. */
-  readonly nodeIPs?: readonly string[];
-  /** Bit of the packet mark that asks for SNAT (kube-proxy's --iptables-masquerade-bit, default 14). */
-  readonly masqueradeBit?: number;
-}
+export type { RuleOptions };
 
 /** One rule in a shared top-level chain; `rule` is the whole "-A CHAIN ..." line. */
 export interface TopRule { readonly table: Table; readonly chain: string; readonly rule: string }
