@@ -2,17 +2,20 @@
 // Build: tsc type-checks and emits dist/ (agent, tests); esbuild bundles the CNI
 // plugin into one executable file, dist/cni/kna-cni, because containerd starts it
 // once per pod and a single pre-bundled file starts fastest.
+// Built aside and swapped in whole, so a run of the tests never sees a half-built
+// dist/ (nor files of deleted sources).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-rmSync('dist', { recursive: true, force: true });
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+const out = `dist.next-${process.pid}`;
+rmSync(out, { recursive: true, force: true });
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--outDir', out], { stdio: 'inherit' });
 if (existsSync('cni/main.ts')) {
-  mkdirSync('dist/cni', { recursive: true });
+  mkdirSync(`${out}/cni`, { recursive: true });
   await build({
     entryPoints: ['cni/main.ts'],
-    outfile: 'dist/cni/kna-cni',
+    outfile: `${out}/cni/kna-cni`,
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -22,5 +25,9 @@ if (existsSync('cni/main.ts')) {
     banner: { js: `#!${process.execPath}` },
     logLevel: 'warning',
   });
-  chmodSync('dist/cni/kna-cni', 0o755);
+  chmodSync(`${out}/cni/kna-cni`, 0o755);
 }
+const old = `dist.old-${process.pid}`;
+if (existsSync('dist')) renameSync('dist', old);
+renameSync(out, 'dist');
+rmSync(old, { recursive: true, force: true });

@@ -1,13 +1,15 @@
-// Partial syncs must leave the kernel exactly where a full sync of the same state
-// would: drive random Service / EndpointSlice changes through partial syncs in one
-// netns, program the final state with one full sync in a fresh netns, compare.
+// For every proxy mode: partial syncs must leave the kernel exactly where a full sync
+// of the same state would (random Service / EndpointSlice changes through partial
+// syncs in one netns, the final state by one full sync in a fresh netns, compared),
+// and state removed behind the proxy's back comes back by itself.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { Proxier } from '../../agent/proxy/proxier.js';
 import { netnsRunner } from '../../agent/proxy/runner.js';
 import { service, slice, type TestEndpoint } from '../harness/proxy-lab.js';
+import { MODES, modesUnderTest, proxyLeftovers } from '../harness/proxy-modes.js';
 
 const names = { a: `kna-t-pxs-${process.pid}-a`, b: `kna-t-pxs-${process.pid}-b` };
 
@@ -32,25 +34,13 @@ function rng(seed: number): () => number {
   };
 }
 
-const TOP = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL', 'INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING']);
-
-/** iptables-save as table -> chain -> rules; rule order only matters outside the shared chains. */
-async function snapshot(ns: string): Promise<Record<string, Record<string, string[]>>> {
-  const out: Record<string, Record<string, string[]>> = {};
-  let table: Record<string, string[]> = {};
-  for (const line of (await execa('ip', ['netns', 'exec', ns, 'iptables-save'])).stdout.split('\n')) {
-    if (line.startsWith('*')) out[line.slice(1)] = table = {};
-    else if (line.startsWith(':')) table[line.slice(1).split(' ')[0]!] ??= [];
-    else if (line.startsWith('-A ')) (table[line.split(' ')[1]!] ??= []).push(line);
-  }
-  for (const t of Object.values(out)) for (const [chain, rules] of Object.entries(t)) if (TOP.has(chain)) rules.sort();
-  return out;
-}
+for (const mode of modesUnderTest()) describe(`proxy mode ${mode}`, () => {
+const support = MODES[mode]!;
 
 test('random changes through partial syncs end where one full sync ends', async () => {
   const rand = rng(20261124);
   const pick = <T>(l: readonly T[]): T => l[Math.floor(rand() * l.length)]!;
-  const opts = { nodeName: 'node-a', serviceCIDRs: ['10.96.0.0/16'], clusterCIDR: '10.244.0.0/16', minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: null };
+  const opts = { nodeName: 'node-a', serviceCIDRs: ['10.96.0.0/16'], clusterCIDR: '10.244.0.0/16', minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: null, backend: support.backend };
   const a = new Proxier({ ...opts, runner: netnsRunner(names.a) });
   await a.start();
   const services = new Map<string, Record<string, unknown>>();
@@ -101,27 +91,30 @@ test('random changes through partial syncs end where one full sync ends', async 
   const b = new Proxier({ ...opts, runner: netnsRunner(names.b) });
   b.setState([...services.values()], [...slices.values()]);
   await b.start();
-  assert.deepEqual(await snapshot(names.a), await snapshot(names.b));
-  await a.stop();
-  await b.stop();
+  assert.deepEqual(await support.snapshot(names.a), await support.snapshot(names.b));
+  await a.cleanup();
+  await b.cleanup();
+  assert.deepEqual([...await proxyLeftovers(names.a), ...await proxyLeftovers(names.b)], []);
 });
 
-test('rules come back by themselves after someone flushes the built-in chains', async () => {
+test('rules come back by themselves after someone removes them behind the proxy\'s back', async () => {
   const p = new Proxier({
+    backend: support.backend,
     nodeName: 'node-a', serviceCIDRs: ['10.96.0.0/16'], minSyncPeriodMs: 0, syncPeriodMs: 100,
     logger: pino({ level: 'silent' }), healthCheckBindAddress: null, runner: netnsRunner(names.a),
   });
   p.onServiceUpdate(service('web', { clusterIP: '10.96.2.1', ports: [{ port: 80 }] }));
   await p.start();
-  const hooked = async (): Promise<boolean> =>
-    (await execa('ip', ['netns', 'exec', names.a, 'iptables', '-t', 'nat', '-S', 'PREROUTING'])).stdout.includes('-j KUBE-SERVICES');
+  const hooked = (): Promise<boolean> => support.hooked(names.a);
   assert.ok(await hooked());
-  await execa('ip', ['netns', 'exec', names.a, 'iptables', '-t', 'nat', '-F', 'PREROUTING']);
+  await support.sabotage(names.a);
+  assert.equal(await hooked(), false);
   let back = false;
   for (let i = 0; i < 50 && !back; i++) {
     await new Promise((r) => setTimeout(r, 100));
     back = await hooked();
   }
   await p.cleanup();
-  assert.ok(back, 'the PREROUTING hook was not restored');
+  assert.ok(back, 'the proxy did not restore what was removed');
+});
 });
