@@ -107,6 +107,10 @@ test('rules come back by themselves after someone removes them behind the proxy\
   await p.start();
   const hooked = (): Promise<boolean> => support.hooked(names.a);
   assert.ok(await hooked());
+  // While everything is in place, the periodic check must not rewrite everything.
+  const firstFull = p.healthz().lastFullSync;
+  await new Promise((r) => setTimeout(r, 600));
+  assert.deepEqual(p.healthz().lastFullSync, firstFull, 'a full sync ran although nothing was removed');
   await support.sabotage(names.a);
   assert.equal(await hooked(), false);
   let back = false;

@@ -88,3 +88,12 @@ test('cleanup unhooks and deletes only our chains', () => {
     '-X KUBE-SERVICES', '-X KUBE-SEP-AAAAAAAAAAAAAAAA',
   ]);
 });
+
+test('a table listed in several blocks (one `iptables -S` per chain) keeps every block', () => {
+  const saved = parseSave([
+    '*filter', ':INPUT ACCEPT [0:0]', '-A INPUT -j KUBE-NODEPORTS',
+    '*filter', ':OUTPUT ACCEPT [0:0]', '-A OUTPUT -j KUBE-SERVICES',
+    '*nat', ':PREROUTING ACCEPT [0:0]', '-A PREROUTING -j KUBE-SERVICES',
+  ].join('\n'));
+  assert.deepEqual([...existingFromSave(saved).hooks].sort(), ['filter INPUT KUBE-NODEPORTS', 'filter OUTPUT KUBE-SERVICES', 'nat PREROUTING KUBE-SERVICES']);
+});

@@ -145,8 +145,10 @@ export function parseSave(text: string): SavedTables {
   let current: Map<string, string[]> | undefined;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) {
-      current = new Map();
-      tables.set(line.slice(1).trim(), current);
+      // A table may come in several blocks (one `iptables -S` per chain): merge them.
+      const name = line.slice(1).trim();
+      current = tables.get(name) ?? new Map();
+      tables.set(name, current);
     } else if (!current) {
       continue;
     } else if (line.startsWith(':')) {
