@@ -54,13 +54,18 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   const objects = new ObjectStore();
   const probes = new ProbeManager({ execSync: (id, cmd, t) => cri.execSync(id, cmd, t), log });
   const proxier = createProxier(cfg, registry, log);
+  // A mode this kernel cannot do stops the start here, naming the missing kernel option.
+  await proxier?.preflight();
   let services: StandaloneServices | undefined;
   let cluster: ClusterLink | undefined;
   const manager = new PodManager(cri, relister, {
-    images: new ImageManager(cri), node, objects, probes, backoff: new Backoff(), log,
+    // Static pods read the manifest folder's ConfigMaps and Secrets; API pods the API server's.
+    images: new ImageManager(cri), node, inputs: (pod) => cluster?.podInputs(pod) ?? { objects }, probes, backoff: new Backoff(), log,
   }, podMetrics(registry), log, { onPodsChanged: () => { services?.changed(); cluster?.podsChanged(); } });
   probes.on('result', (ev: { podUid: string }) => manager.wakePod(ev.podUid));
-  if (proxier) {
+  // With a control plane, Services and EndpointSlices come from the API (apiserver/services.ts):
+  // the API server allocates clusterIPs and the EndpointSlice controller computes endpoints.
+  if (proxier && !cfg.kubeconfig) {
     const allocator = await ClusterIPAllocator.open(cfg.rootDir, cfg.serviceClusterIPRange);
     services = new StandaloneServices({
       services: () => objects.proxyObjects('Service'),
@@ -70,21 +75,27 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   }
 
   // With a control plane, the pods bound to this node in the API run alongside the static ones.
-  if (controlPlane && cfg.kubeconfig) cluster = await controlPlane.connectCluster({ cfg: { ...cfg, kubeconfig: cfg.kubeconfig }, cri, manager, registry, log });
+  if (controlPlane && cfg.kubeconfig) cluster = await controlPlane.connectCluster({ cfg: { ...cfg, kubeconfig: cfg.kubeconfig }, cri, manager, registry, ...(proxier ? { proxier } : {}), log });
   const setStaticPods = (pods: Pod[]) => (cluster ? cluster.setStaticPods(pods) : manager.setDesired(pods));
 
   const source = cfg.manifests ? new ManifestSource(cfg.manifests, cfg.nodeName, log) : undefined;
+  let warnedServices = false;
   source?.on('update', (state) => {
     objects.replace(state.objects);
+    if (cluster && !warnedServices && objects.services().length + objects.endpointSlices().length > 0) {
+      warnedServices = true;
+      log.warn({ manifests: cfg.manifests }, 'Service and EndpointSlice manifests are ignored with a control plane: create them in the API');
+    }
     setStaticPods(objects.pods());
     services?.changed();
   });
   await source?.start();
   if (!source) setStaticPods([]);
   manager.start();
-  if (proxier) await manager.initialSync();
+  if (services) await manager.initialSync();
   await services?.recompute();
-  await proxier?.start();
+  // With a control plane the proxy starts once the API's Services and EndpointSlices are listed.
+  if (!cluster) await proxier?.start();
 
   const servers: Server[] = [
     await serveLocalApi(manager, cfg.rootDir, {

@@ -29,9 +29,11 @@ pidfile_alive() { pid_alive "$(cat "$1" 2>/dev/null)"; }
 KNA_APT_PACKAGES=(containerd runc iptables nftables conntrack ipset iproute2
   containernetworking-plugins busybox-static gcc libc6-dev ca-certificates procps iperf3)
 
+# ensure_packages [PKG...]: the given packages, by default KNA_APT_PACKAGES.
 ensure_packages() {
-  local missing=()
-  for p in "${KNA_APT_PACKAGES[@]}"; do
+  local missing=() wanted=("$@")
+  ((${#wanted[@]})) || wanted=("${KNA_APT_PACKAGES[@]}")
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -108,10 +110,16 @@ containerd_running() {
   pidfile_alive $KNA_RUN/containerd.pid && [ -S $KNA_CONTAINERD_SOCK ]
 }
 
+# Our containerd config (own root, state, socket and CNI dirs) on stdout; also used
+# by vagrant/worker.sh, where systemd runs containerd.
+containerd_config() {
+  node "$KNA_SRC/scripts/containerd-config.mjs" --root "$KNA_ROOT/containerd" --state "$KNA_RUN/containerd" \
+    --cni-bin "$KNA_CNI_BIN" --cni-conf "$KNA_CNI_CONF"
+}
+
 ensure_containerd() {
   mkdir -p /etc/kna "$KNA_RUN"
-  node "$KNA_SRC/scripts/containerd-config.mjs" --root "$KNA_ROOT/containerd" --state "$KNA_RUN/containerd" \
-    --cni-bin "$KNA_CNI_BIN" --cni-conf "$KNA_CNI_CONF" > $KNA_CONTAINERD_CONF.new
+  containerd_config > $KNA_CONTAINERD_CONF.new
   local changed=0
   cmp -s $KNA_CONTAINERD_CONF.new $KNA_CONTAINERD_CONF || { mv $KNA_CONTAINERD_CONF.new $KNA_CONTAINERD_CONF; changed=1; }
   rm -f $KNA_CONTAINERD_CONF.new
@@ -137,6 +145,13 @@ stop_containerd() {
 
 ensure_images() {
   node "$KNA_SRC/scripts/images.mjs" --out "$KNA_ROOT/images" --address $KNA_CONTAINERD_SOCK
+}
+
+# What the Vagrant checks (test/integration/vagrant.test.ts) run: shellcheck, ruby, and
+# vagrant where Debian ships it (12 does; 13 may not, and ruby -c stands in there).
+ensure_test_tools() {
+  ensure_packages shellcheck ruby
+  if ! command -v vagrant >/dev/null && apt-cache show vagrant >/dev/null 2>&1; then ensure_packages vagrant; fi
 }
 
 setup_host() {

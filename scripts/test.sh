@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "scripts/test.sh must run as root" >&2; exit 1; }
 setup_host
+ensure_test_tools
 cd "$KNA_SRC"
 log "running tests"
 node scripts/run-tests.mjs all "$@"

@@ -1,7 +1,8 @@
 // The agent's control-plane mode in one place, so agent.ts only calls it:
 // `kna join` bootstraps credentials first; then the Node, its Lease and the
 // pods bound to this node come and go through the API server, with the node's
-// health taken from the container runtime and the pod manager.
+// health taken from the container runtime and the pod manager; the proxy gets
+// its Services and EndpointSlices from there too.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
@@ -9,8 +10,10 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AgentConfig } from '../config.js';
 import type { CriClient } from '../cri/client.js';
+import { isApiPod } from '../pods/api-pod.js';
 import type { Pod } from '../pods/api-types.js';
 import type { PodManager } from '../pods/manager.js';
+import type { PodInputs } from '../pods/worker.js';
 import { hostAddresses } from '../pods/node-info.js';
 import { KubeletApiServer } from '../server/kubelet-api.js';
 import { KubeletAuth } from '../server/kubelet-auth.js';
@@ -20,7 +23,11 @@ import { errorMessage } from '../util/errors.js';
 import { ControlPlane } from './control-plane.js';
 import { joinCluster } from './join.js';
 import type { NodeHealth } from './node-status.js';
+import type { KubeObject } from './client.js';
+import { ApiObjectCache, DEFAULT_OBJECT_TTL_MS, objectTTLFromNode } from './objects.js';
 import { ApiPods } from './pods.js';
+import { ApiServices, type ProxySink } from './services.js';
+import { ServiceAccountTokens } from './tokens.js';
 
 /** `kna join`'s own flags. */
 export interface JoinFlags {
@@ -42,6 +49,8 @@ export interface ClusterLink {
   setStaticPods(pods: Pod[]): void;
   /** the pod manager's statuses changed */
   podsChanged(): void;
+  /** ConfigMaps, Secrets and service-account tokens of an API pod, from the API server; undefined for static pods */
+  podInputs(pod: Pod): PodInputs | undefined;
   stop(): Promise<void>;
 }
 
@@ -51,6 +60,8 @@ export interface ClusterOptions {
   manager: PodManager;
   /** served on the kubelet API's /metrics */
   registry: Registry;
+  /** the Service proxy, fed from the API's Services and EndpointSlices and started once they are listed */
+  proxier?: ProxySink;
   log: Logger;
 }
 
@@ -66,12 +77,20 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
       health: () => nodeHealth(o.cri, o.manager),
       // where the API server reaches the kubelet API (daemonEndpoints)
       ...(o.cfg.kubeletPort > 0 ? { kubeletPort: o.cfg.kubeletPort } : {}),
+      // --node-ip is the address the API server uses for logs/exec (else the first host address)
+      ...(o.cfg.nodeIP ? { nodeIPs: [o.cfg.nodeIP] } : {}),
     },
     log: o.log,
   });
   cp.start();
+  // Our own Node, as kubelet watches it: the TTL controller's annotation sets how long ConfigMaps and Secrets are cached.
+  const self = cp.watchList<KubeObject>('/api/v1/nodes', () => undefined, { fieldSelector: `metadata.name=${o.cfg.nodeName}` });
+  const objects = new ApiObjectCache({ client: cp.client, ttlMs: () => objectTTLFromNode(self.store.get(o.cfg.nodeName)) ?? DEFAULT_OBJECT_TTL_MS, log: o.log });
+  const tokens = new ServiceAccountTokens({ client: cp.client, log: o.log });
   const pods = new ApiPods(cp, { nodeName: o.cfg.nodeName, manager: o.manager, log: o.log });
   pods.start();
+  const services = o.proxier ? new ApiServices(cp, o.proxier, { log: o.log }) : undefined;
+  services?.start();
   // Like the static pods, the node carries on without its kubelet API (port taken): said loudly.
   const kubelet = await startKubeletApi(cp, o).catch((err: unknown) => {
     o.log.error({ err: errorMessage(err), address: o.cfg.kubeletAddress, port: o.cfg.kubeletPort }, 'kubelet API not served (logs, exec, port-forward and stats through the API server will fail)');
@@ -92,11 +111,13 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
   return {
     setStaticPods: (p) => pods.setStaticPods(p),
     podsChanged: () => pods.podsChanged(),
+    podInputs: (pod) => (isApiPod(pod) ? { objects: objects.forPod(pod.metadata.uid), tokenProvider: tokens.provider } : undefined),
     stop: async () => {
       clearInterval(watchHealth);
       kubelet?.cert.stop();
       await kubelet?.server.close();
       await pods.stop();
+      await services?.stop();
       await cp.stop();
     },
   };

@@ -9,7 +9,7 @@ import type { Logger } from '../util/log.js';
 import type { Container as ContainerSpec, Pod, PodStatus } from './api-types.js';
 import type { Backoff } from './backoff.js';
 import { containerConfig, type ContainerKind } from './container-config.js';
-import { EnvError, resolveCommand, resolveEnv } from './env.js';
+import { EnvError, envReferences, resolveCommand, resolveEnv } from './env.js';
 import { ImagePullError, type ImageManager, type PullPolicy } from './images.js';
 import { A } from './labels.js';
 import { removeCgroup } from './cgroups.js';
@@ -23,14 +23,21 @@ import type { NodeFacts } from './node-info.js';
 import { sandboxConfig } from './sandbox-config.js';
 import { computePodStatus, type Waiting } from './status.js';
 import { containerMounts, prepareVolumes, teardownVolumes, updateVolumes, writeEtcHosts, type PreparedVolumes } from './volumes/index.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectLookup, TokenProvider } from './volumes/types.js';
+
+/** Where a pod's ConfigMaps, Secrets and service-account tokens come from. */
+export interface PodInputs {
+  objects: ObjectLookup;
+  tokenProvider?: TokenProvider;
+}
 
 export interface WorkerDeps {
   cri: CriClient;
   relister: Relister;
   images: ImageManager;
   node: NodeFacts;
-  objects: ObjectStore;
+  /** the manifest folder for static pods; the API server for API pods */
+  inputs(pod: Pod): PodInputs;
   probes: ProbeManager;
   backoff: Backoff;
   log: Logger;
@@ -265,7 +272,29 @@ export class PodWorker {
   }
 
   private volumeContext() {
-    return { rootDir: this.d.node.rootDir, objects: this.d.objects, nodeAllocatable: this.d.node.allocatable, log: this.log };
+    const { objects, tokenProvider } = this.d.inputs(this.pod);
+    return { rootDir: this.d.node.rootDir, objects, ...(tokenProvider ? { tokenProvider } : {}), nodeAllocatable: this.d.node.allocatable, log: this.log };
+  }
+
+  /** The ConfigMaps and Secrets a container's env names, looked up by name; a failed lookup is a CreateContainerConfigError. */
+  private async envObjects(spec: ContainerSpec) {
+    const ns = this.pod.metadata.namespace;
+    const { objects } = this.d.inputs(this.pod);
+    const refs = envReferences(spec);
+    const fetch = async <T>(names: string[], get: (name: string) => T | undefined | Promise<T | undefined>) => {
+      const found = await Promise.all(names.map(async (n) => {
+        try {
+          return [n, await get(n)] as const;
+        } catch (err) {
+          throw new EnvError(errorMessage(err));
+        }
+      }));
+      return new Map(found.filter((e): e is readonly [string, Awaited<T>] => e[1] !== undefined));
+    };
+    return {
+      configMaps: await fetch(refs.configMaps, (n) => objects.configMap(ns, n)),
+      secrets: await fetch(refs.secrets, (n) => objects.secret(ns, n)),
+    };
   }
 
   /** Sets volumes up once per worker (idempotent, so an adopted pod gets its mounts back). */
@@ -349,10 +378,9 @@ export class PodWorker {
     let id: string | undefined;
     try {
       const podIP = sandbox.podIPs[0] ?? '';
-      const ns = this.pod.metadata.namespace;
       const envs = resolveEnv(this.pod, spec, {
         podIPs: sandbox.podIPs, hostIPs: this.d.node.hostIPs, nodeAllocatable: this.d.node.allocatable,
-        configMaps: this.d.objects.configMapsIn(ns), secrets: this.d.objects.secretsIn(ns),
+        ...(await this.envObjects(spec)),
       });
       const { command, args } = resolveCommand(spec, envs);
       const cfg = containerConfig(this.pod, spec, kind, restartCount, {

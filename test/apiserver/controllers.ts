@@ -1,7 +1,8 @@
 // The controllers a kubeadm control plane runs that a joining node depends on:
 // the bootstrap signer (cluster-info JWS per token), the token cleaner, the CSR
 // approver (kubelet client certificates, like kubeadm's csrapprover) and signer,
-// and the namespace helpers (default ServiceAccount, kube-root-ca.crt).
+// the namespace helpers (default ServiceAccount, kube-root-ca.crt), and the TTL
+// controller (node.alpha.kubernetes.io/ttl, which sizes kubelets' object caches).
 import { randomUUID } from 'node:crypto';
 import { signDetached } from '../../agent/apiserver/jws.js';
 import { isExpired, readBootstrapSecret } from './auth.js';
@@ -16,6 +17,7 @@ export interface ControllerOptions {
   certificateDurationSeconds: number;
 }
 
+const NODE_TTL = 'node.alpha.kubernetes.io/ttl';
 export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
 const SIGNERS = new Set([KUBELET_CLIENT_SIGNER, 'kubernetes.io/kube-apiserver-client', 'kubernetes.io/kubelet-serving']);
 
@@ -59,6 +61,7 @@ export class Controllers {
     // Run after the write that triggered us has returned, as a separate controller would.
     if (c.key === 'namespaces' && c.type === 'ADDED') queueMicrotask(() => this.ensureNamespaceObjects(c.object.metadata.name));
     if (c.key === 'certificatesigningrequests.certificates.k8s.io' && c.type !== 'DELETED') queueMicrotask(() => this.reconcileCsr(c.object));
+    if (c.key === 'nodes' && c.type !== 'DELETED' && c.object.metadata.annotations?.[NODE_TTL] === undefined) queueMicrotask(() => this.annotateTTL(c.object.metadata.name));
     const tokenOrInfo = (c.key === 'secrets' && c.object.metadata.namespace === 'kube-system' && c.object.metadata.name.startsWith('bootstrap-token-'))
       || (c.key === 'configmaps' && c.object.metadata.namespace === 'kube-public' && c.object.metadata.name === 'cluster-info');
     if (tokenOrInfo && !this.pending) {
@@ -68,6 +71,13 @@ export class Controllers {
         this.signClusterInfo();
       });
     }
+  }
+
+  /** kube-controller-manager's TTL controller: 0 s for clusters of up to 100 nodes (all the double ever has). */
+  private annotateTTL(name: string): void {
+    const node = this.store.get('nodes', undefined, name);
+    if (!node || node.metadata.annotations?.[NODE_TTL] !== undefined) return;
+    this.store.put('nodes', { ...node, metadata: { ...node.metadata, annotations: { ...node.metadata.annotations, [NODE_TTL]: '0' } } });
   }
 
   private ensureNamespaceObjects(ns: string): void {

@@ -42,6 +42,8 @@ export interface TestApiServerOptions {
   historyLimit?: number;
   /** shortest TokenRequest expiration allowed (real servers: 600) */
   minTokenExpirationSeconds?: number;
+  /** longest token lifetime issued; longer requests are cut to it (--service-account-max-token-expiration) */
+  maxTokenExpirationSeconds?: number;
   serviceCIDR?: string;
   serviceAccountAdmission?: boolean;
 }
@@ -95,7 +97,7 @@ export class TestApiServer {
   static async start(o: TestApiServerOptions = {}): Promise<TestApiServer> {
     const s = new TestApiServer({
       host: '127.0.0.1', port: 0, autoApproveCsrs: false, certificateDurationSeconds: 365 * 86400, bookmarkIntervalMs: 60_000,
-      historyLimit: 5000, minTokenExpirationSeconds: 600, serviceCIDR: '10.96.0.0/12', serviceAccountAdmission: true, ...o,
+      historyLimit: 5000, minTokenExpirationSeconds: 600, maxTokenExpirationSeconds: 2 ** 32, serviceCIDR: '10.96.0.0/12', serviceAccountAdmission: true, ...o,
     });
     await s.listen();
     return s;
@@ -582,8 +584,9 @@ export class TestApiServer {
     const saType = findResource('', 'v1', 'serviceaccounts')!;
     const sa = this.mustGet(saType, ns, name);
     const spec = body.spec ?? {};
-    const expirationSeconds: number = spec.expirationSeconds ?? 3600;
-    if (expirationSeconds < this.opts.minTokenExpirationSeconds) throw invalid(saType, name, [{ field: 'spec.expirationSeconds', message: `Invalid value: ${expirationSeconds}: may not specify a duration less than ${this.opts.minTokenExpirationSeconds} seconds` }]);
+    const requested: number = spec.expirationSeconds ?? 3600;
+    if (requested < this.opts.minTokenExpirationSeconds) throw invalid(saType, name, [{ field: 'spec.expirationSeconds', message: `Invalid value: ${requested}: may not specify a duration less than ${this.opts.minTokenExpirationSeconds} seconds` }]);
+    const expirationSeconds = Math.min(requested, this.opts.maxTokenExpirationSeconds);
     const audiences: string[] = spec.audiences?.length ? spec.audiences : ['https://kubernetes.default.svc.cluster.local'];
     let boundPod: { name: string; uid: string } | undefined;
     const ref = spec.boundObjectRef;
