@@ -6,8 +6,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterLink, JoinFlags } from './apiserver/start.js';
 import type { AgentConfig } from './config.js';
 import { CriClient } from './cri/client.js';
-import { installCniPlugin, nodeConflist, writeCniConfig } from './network/cni-config.js';
-import { startOverlay } from './network/start.js';
+import { NodeNetwork } from './network/start.js';
 import { Backoff } from './pods/backoff.js';
 import { ImageManager } from './pods/images.js';
 import type { Pod } from './pods/api-types.js';
@@ -20,7 +19,7 @@ import { ManifestSource } from './pods/source.js';
 import { ClusterIPAllocator } from './proxy/cluster-ip.js';
 import { formatExplanation } from './proxy/proxier.js';
 import { StandaloneServices } from './proxy/standalone.js';
-import { createProxier } from './proxy/start.js';
+import { cleanupOtherModes, createProxier } from './proxy/start.js';
 import { serveHealthz, serveMetrics } from './server/http.js';
 import { serveLocalApi } from './server/local-api.js';
 import { createLogger, setLogger } from './util/log.js';
@@ -40,13 +39,10 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  // The overlay first: the pod MTU in the conflist depends on it.
-  const overlay = await startOverlay(cfg, log);
-  await installCniPlugin(cfg.cniBinDir);
-  await writeCniConfig(cfg.cniConfDir, nodeConflist({
-    podCidrs: [cfg.podCIDR], bridge: cfg.cniBridge, rootDir: cfg.rootDir,
-    ...(overlay ? { mtu: overlay.podMtu } : {}), ...(cfg.clusterCIDR ? { clusterCidrs: [cfg.clusterCIDR] } : {}),
-  }));
+  // The pod network (overlay, then kna-cni's conflist with its MTU). A joined node without
+  // --pod-cidr brings it up once its Node has a spec.podCIDR (apiserver/node-network.ts).
+  const network = new NodeNetwork(cfg, log, { joined: Boolean(cfg.kubeconfig) });
+  if (!cfg.kubeconfig || cfg.podCIDRSet) await network.start(cfg.podCIDR);
 
   const cri = CriClient.connect(cfg.containerRuntimeEndpoint);
   const node = await nodeFacts(cfg);
@@ -56,6 +52,7 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   const proxier = createProxier(cfg, registry, log);
   // A mode this kernel cannot do stops the start here, naming the missing kernel option.
   await proxier?.preflight();
+  if (proxier) await cleanupOtherModes(proxier.mode, log);
   let services: StandaloneServices | undefined;
   let cluster: ClusterLink | undefined;
   const manager = new PodManager(cri, relister, {
@@ -75,7 +72,7 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   }
 
   // With a control plane, the pods bound to this node in the API run alongside the static ones.
-  if (controlPlane && cfg.kubeconfig) cluster = await controlPlane.connectCluster({ cfg: { ...cfg, kubeconfig: cfg.kubeconfig }, cri, manager, registry, ...(proxier ? { proxier } : {}), log });
+  if (controlPlane && cfg.kubeconfig) cluster = await controlPlane.connectCluster({ cfg: { ...cfg, kubeconfig: cfg.kubeconfig }, cri, manager, registry, network, ...(proxier ? { proxier } : {}), log });
   const setStaticPods = (pods: Pod[]) => (cluster ? cluster.setStaticPods(pods) : manager.setDesired(pods));
 
   const source = cfg.manifests ? new ManifestSource(cfg.manifests, cfg.nodeName, log) : undefined;
@@ -121,7 +118,7 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   await cluster?.stop();
   await services?.stop();
   await proxier?.stop(); // rules stay, as kube-proxy leaves them: traffic keeps flowing
-  await overlay?.stop(); // so do the overlay's device and routes
+  await network.stop(); // so do the overlay's device and routes
   await manager.stop();
   probes.stop();
   cri.close();

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_IPVS_SCHEDULER, IPVS_SCHEDULERS, type IpvsScheduler } from './proxy/ipvs/scheduler.js';
 import { ConfigError } from './util/errors.js';
 
 export const PROXY_MODES = ['iptables', 'nftables', 'ipvs', 'none'] as const;
@@ -17,11 +18,15 @@ export interface AgentConfig {
   containerRuntimeEndpoint: string;
   rootDir: string;
   podCIDR: string;
+  /** --pod-cidr (or the file's podCIDR) was given; without it a joined node uses its Node's spec.podCIDR. */
+  podCIDRSet?: boolean;
   clusterDNS: string[];
   clusterDomain: string;
   proxyMode: (typeof PROXY_MODES)[number];
+  /** --ipvs-scheduler: the IPVS scheduler of every virtual server (--proxy-mode ipvs). */
+  ipvsScheduler: IpvsScheduler;
   overlay: (typeof OVERLAYS)[number];
-  /** Standalone overlay: the peers file (YAML/JSON list of nodes), watched for changes. */
+  /** The overlay's peers file (YAML/JSON list of nodes), watched for changes; joined, static peers besides the Nodes'. */
   peers?: string;
   /** The overlay's underlay interface; default: the one holding the node IP. */
   overlayIface?: string;
@@ -51,6 +56,7 @@ export const DEFAULTS: AgentConfig = {
   clusterDNS: [],
   clusterDomain: 'cluster.local',
   proxyMode: 'iptables',
+  ipvsScheduler: DEFAULT_IPVS_SCHEDULER,
   overlay: 'none',
   cniBinDir: '/opt/kna/cni/bin',
   cniConfDir: '/etc/kna/cni/net.d',
@@ -84,6 +90,7 @@ const fields = z.object({
   clusterDNS: z.array(ip),
   clusterDomain: dns1123,
   proxyMode: z.enum(PROXY_MODES),
+  ipvsScheduler: z.enum(IPVS_SCHEDULERS),
   overlay: z.enum(OVERLAYS),
   peers: z.string().startsWith('/', 'must be an absolute path'),
   overlayIface: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, 'must be a Linux interface name (at most 15 characters)'),
@@ -153,27 +160,32 @@ export function loadConfigFile(path: string): Partial<AgentConfig> {
   return check(raw, `${path}: `);
 }
 
-/** Defaults, then the file, then flags (already in AgentConfig names). */
-export function resolveConfig(flags: Partial<Record<keyof AgentConfig, unknown>>, file?: string): AgentConfig {
+/**
+ * Defaults, then the file, then flags (already in AgentConfig names). `joining`: `kna
+ * join`, which runs with a control plane though no --kubeconfig is given yet.
+ */
+export function resolveConfig(flags: Partial<Record<keyof AgentConfig, unknown>>, file?: string, joining = false): AgentConfig {
   const fromFile = file ? loadConfigFile(file) : {};
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   const fromFlags = check(defined, '--');
   const cfg: AgentConfig = { ...DEFAULTS, ...fromFile, ...fromFlags };
   cfg.containerRuntimeEndpoint = cfg.containerRuntimeEndpoint.replace(/^(?!unix:\/\/)/, 'unix://');
-  checkOverlay(cfg);
+  if (fromFile.podCIDR !== undefined || fromFlags.podCIDR !== undefined) cfg.podCIDRSet = true;
+  checkOverlay(cfg, joining || cfg.kubeconfig !== undefined);
   return cfg;
 }
 
 /**
- * An overlay needs to know its peers (standalone: the peers file) and the cluster's
- * pod network, which pods must reach unmasqueraded so the source IP survives.
+ * An overlay needs to know its peers (standalone: the peers file; joined: the Nodes,
+ * plus the file when given) and the cluster's pod network, which pods must reach
+ * unmasqueraded so the source IP survives.
  */
-function checkOverlay(cfg: AgentConfig): void {
+function checkOverlay(cfg: AgentConfig, joined: boolean): void {
   if (cfg.overlay === 'none') return;
-  // Peers from Node annotations (joined mode) are not there yet: the file serves both modes.
-  if (!cfg.peers) throw new ConfigError('--peers', `required with --overlay ${cfg.overlay} (a file listing the nodes)`);
+  if (!cfg.peers && !joined) throw new ConfigError('--peers', `required with --overlay ${cfg.overlay} in standalone mode (a file listing the nodes; joined nodes find their peers in the API)`);
   if (!cfg.clusterCIDR) throw new ConfigError('--cluster-cidr', `required with --overlay ${cfg.overlay} (the pod network of all nodes, not masqueraded between pods)`);
-  if (!cidrContains(cfg.clusterCIDR, cfg.podCIDR)) throw new ConfigError('--pod-cidr', `${cfg.podCIDR} must lie inside --cluster-cidr ${cfg.clusterCIDR}`);
+  // Joined without --pod-cidr, the Node's spec.podCIDR is used (the default is not).
+  if ((cfg.podCIDRSet || !joined) && !cidrContains(cfg.clusterCIDR, cfg.podCIDR)) throw new ConfigError('--pod-cidr', `${cfg.podCIDR} must lie inside --cluster-cidr ${cfg.clusterCIDR}`);
 }
 
 function cidrContains(outer: string, inner: string): boolean {

@@ -24,9 +24,9 @@ pid_alive() {
 }
 pidfile_alive() { pid_alive "$(cat "$1" 2>/dev/null)"; }
 
-# Debian packages the agent and its tests need (containerd, runc, netfilter tools,
+# Debian packages the agent and its tests need (containerd, runc, netfilter and IPVS tools,
 # reference CNI plugins as a baseline, busybox for the local image, gcc for pause).
-KNA_APT_PACKAGES=(containerd runc iptables nftables conntrack ipset iproute2
+KNA_APT_PACKAGES=(containerd runc iptables nftables conntrack ipset ipvsadm iproute2
   containernetworking-plugins busybox-static gcc libc6-dev ca-certificates procps iperf3)
 
 # ensure_packages [PKG...]: the given packages, by default KNA_APT_PACKAGES.

@@ -14,29 +14,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
   KNA_CP_POD_CIDR=10.244.0.0/24 # the control plane's own pods (CoreDNS), on a plain bridge
 }
 KNA_CP_IP=${KNA_CP_IP:-192.168.56.10}
+# shellcheck disable=SC2034 # used by control-plane.sh and worker.sh
 read -ra worker_ips <<<"${KNA_WORKER_IPS:-}"
 
 # Worker N (from 1) runs its pods in 10.244.N.0/24. The controller manager hands out
 # the same /24s in join order (the control plane took 10.244.0.0/24), so Node
 # spec.podCIDR agrees as long as the workers join in order, which `vagrant up` does.
 worker_pod_cidr() { echo "10.244.$1.0/24"; }
-
-# The agent's VTEP MAC for a node IP: 0e:6b: and the address in hex.
-vtep_mac() {
-  local a b c d
-  IFS=. read -r a b c d <<<"$1"
-  printf '0e:6b:%02x:%02x:%02x:%02x\n' "$a" "$b" "$c" "$d"
-}
-
-# The overlay's static peers file: every worker (an agent skips its own entry).
-peers_yaml() {
-  echo "# kna overlay peers: the workers of the Vagrantfile (vagrant/common.sh)"
-  local i=0 ip
-  for ip in "${worker_ips[@]}"; do
-    i=$((i + 1))
-    printf -- '- {name: w%d, nodeIP: %s, podCIDR: %s, vtepMAC: "%s"}\n' "$i" "$ip" "$(worker_pod_cidr "$i")" "$(vtep_mac "$ip")"
-  done
-}
 
 # kubeadm's --discovery-token-ca-cert-hash of a CA certificate: SHA-256 of its public key (SPKI DER).
 ca_cert_hash() {

@@ -59,11 +59,14 @@ wait_for 60 "containerd on $KNA_CONTAINERD_SOCK" ctr -a "$KNA_CONTAINERD_SOCK" v
 ensure_images # the local pause image is the sandbox image
 
 install_text /etc/kna/join.env 0600 <"$join_src"
-peers=$(peers_yaml)
-install_text /etc/kna/peers.yaml <<<"$peers"
+# The overlay's peers come from the other Nodes' annotations (no peers file); a static
+# list from an earlier provisioning would only shadow them.
+rm -f /etc/kna/peers.yaml
+# --pod-cidr stays: cp's routes to the workers' pods (control-plane.sh) are static, so
+# each worker keeps its planned /24 (the Node's spec.podCIDR agrees when joined in order).
 args=(--node-name "$name" --node-ip "$node_ip" --pod-cidr "$KNA_POD_CIDR"
   --cluster-cidr "$KNA_POD_NETWORK" --service-cluster-ip-range "$KNA_SERVICE_CIDR" --cluster-dns "$KNA_CLUSTER_DNS"
-  --overlay vxlan --peers /etc/kna/peers.yaml
+  --overlay vxlan
   --root-dir "$KNA_ROOT" --container-runtime-endpoint "unix://$KNA_CONTAINERD_SOCK"
   --cni-bin-dir "$KNA_CNI_BIN" --cni-conf-dir "$KNA_CNI_CONF" --log-format text)
 # `kna join` bootstraps once, then runs as the node's agent; restarted later, it finds

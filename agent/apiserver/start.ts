@@ -26,6 +26,7 @@ import type { NodeHealth } from './node-status.js';
 import type { KubeObject } from './client.js';
 import { ApiObjectCache, DEFAULT_OBJECT_TTL_MS, objectTTLFromNode } from './objects.js';
 import { ApiPods } from './pods.js';
+import { ApiNodeNetwork, type NetworkHandle } from './node-network.js';
 import { ApiServices, type ProxySink } from './services.js';
 import { ServiceAccountTokens } from './tokens.js';
 
@@ -55,13 +56,15 @@ export interface ClusterLink {
 }
 
 export interface ClusterOptions {
-  cfg: Pick<AgentConfig, 'nodeName' | 'rootDir' | 'kubeletAddress' | 'kubeletPort' | 'nodeIP'> & { kubeconfig: string };
+  cfg: Pick<AgentConfig, 'nodeName' | 'rootDir' | 'kubeletAddress' | 'kubeletPort' | 'nodeIP' | 'overlay' | 'podCIDR' | 'podCIDRSet' | 'clusterCIDR'> & { kubeconfig: string };
   cri: CriClient;
   manager: PodManager;
   /** served on the kubelet API's /metrics */
   registry: Registry;
   /** the Service proxy, fed from the API's Services and EndpointSlices and started once they are listed */
   proxier?: ProxySink;
+  /** the pod network: brought up with the Node's spec.podCIDR (without --pod-cidr); the overlay's Node annotations and peers */
+  network?: NetworkHandle;
   log: Logger;
 }
 
@@ -74,7 +77,7 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
       nodeName: o.cfg.nodeName,
       rootDir: o.cfg.rootDir,
       containerRuntimeVersion: v ? `${v.runtimeName}://${v.runtimeVersion}` : 'unknown://unknown',
-      health: () => nodeHealth(o.cri, o.manager),
+      health: () => nodeHealth(o.cri, o.manager, network),
       // where the API server reaches the kubelet API (daemonEndpoints)
       ...(o.cfg.kubeletPort > 0 ? { kubeletPort: o.cfg.kubeletPort } : {}),
       // --node-ip is the address the API server uses for logs/exec (else the first host address)
@@ -82,6 +85,12 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
     },
     log: o.log,
   });
+  // Before cp.start(): the Node's health reads it. The pod CIDR from the Node, the overlay's annotations and peers.
+  const network = o.network ? new ApiNodeNetwork(cp, o.network, {
+    nodeName: o.cfg.nodeName, overlay: o.cfg.overlay !== 'none', log: o.log,
+    ...(o.cfg.podCIDRSet ? { podCIDRFlag: o.cfg.podCIDR } : {}), ...(o.cfg.clusterCIDR ? { clusterCIDR: o.cfg.clusterCIDR } : {}),
+  }) : undefined;
+  network?.start();
   cp.start();
   // Our own Node, as kubelet watches it: the TTL controller's annotation sets how long ConfigMaps and Secrets are cached.
   const self = cp.watchList<KubeObject>('/api/v1/nodes', () => undefined, { fieldSelector: `metadata.name=${o.cfg.nodeName}` });
@@ -100,7 +109,7 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
   // up at start, the runtime going away) is worth posting at once.
   let lastHealth = '';
   const watchHealth = setInterval(() => {
-    void nodeHealth(o.cri, o.manager).then((h) => {
+    void nodeHealth(o.cri, o.manager, network).then((h) => {
       const now = JSON.stringify(h);
       if (now !== lastHealth) cp.nodeStatus.poke();
       lastHealth = now;
@@ -114,6 +123,7 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
     podInputs: (pod) => (isApiPod(pod) ? { objects: objects.forPod(pod.metadata.uid), tokenProvider: tokens.provider } : undefined),
     stop: async () => {
       clearInterval(watchHealth);
+      network?.stop();
       kubelet?.cert.stop();
       await kubelet?.server.close();
       await pods.stop();
@@ -151,8 +161,8 @@ async function startKubeletApi(cp: ControlPlane, o: ClusterOptions): Promise<{ s
   return { server, cert };
 }
 
-/** Ready = the runtime answers and says so, and the pod manager's relist works. */
-export async function nodeHealth(cri: Pick<CriClient, 'status'>, manager: Pick<PodManager, 'healthy'>): Promise<NodeHealth> {
+/** Ready = the runtime answers and says so, our pod network is up (CNI config written), and the pod manager's relist works. */
+export async function nodeHealth(cri: Pick<CriClient, 'status'>, manager: Pick<PodManager, 'healthy'>, network?: Pick<ApiNodeNetwork, 'problem'>): Promise<NodeHealth> {
   const problems: string[] = [];
   let runtimeReady = false;
   let networkReady = false;
@@ -163,6 +173,12 @@ export async function nodeHealth(cri: Pick<CriClient, 'status'>, manager: Pick<P
     networkReady = cond('NetworkReady')?.status === true;
   } catch (err) {
     problems.push(`container runtime unreachable: ${errorMessage(err)}`);
+  }
+  // As kubelet without a CNI config: not ready until the conflist is written for a known pod CIDR.
+  const netProblem = network?.problem();
+  if (netProblem) {
+    networkReady = false;
+    problems.push(netProblem);
   }
   const h = manager.healthy();
   if (!h.healthy) problems.push(`pod manager: ${h.message}`);

@@ -11,7 +11,8 @@ import { L, MANAGED_BY } from '../pods/labels.js';
 import { cgroupParent } from '../pods/qos.js';
 import { teardownVolumes } from '../pods/volumes/index.js';
 import { cleanupIptables } from '../proxy/iptables/restore.js';
-import { commandRunner } from '../proxy/runner.js';
+import { deleteTable } from '../proxy/nftables/nft.js';
+import { commandRunner, CommandStartError } from '../proxy/runner.js';
 
 export interface CleanupOptions {
   containerRuntimeEndpoint: string;
@@ -45,7 +46,16 @@ export async function cleanup(o: CleanupOptions): Promise<void> {
     for (const q of ['Guaranteed', 'Burstable', 'BestEffort'] as const) await removeCgroup(cgroupParent(q, uid));
   }
   await rm(join(o.cniConfDir, CONFLIST_NAME), { force: true });
-  if (o.proxyRules !== false) await cleanupIptables(commandRunner(), 4);
+  if (o.proxyRules !== false) {
+    await cleanupIptables(commandRunner(), 4);
+    // nftables mode's table; a host without the nft command never had one.
+    for (const family of [4, 6] as const) {
+      await deleteTable(commandRunner(), family).catch((err: unknown) => { if (!(err instanceof CommandStartError)) throw err; });
+    }
+    // IPVS mode: virtual servers, kube-ipvs0, its ipsets (and the iptables chains both modes share).
+    const { IpvsBackend } = await import('../proxy/ipvs/backend.js');
+    await new IpvsBackend(commandRunner(), 4).cleanup();
+  }
   if (o.overlay !== false) {
     const { removeOverlayState } = await import('../network/overlay.js');
     console.log(`removed ${await removeOverlayState()} overlay object(s)`);

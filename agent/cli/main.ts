@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { DEFAULTS, OVERLAYS, PROXY_MODES } from '../config.js';
+import { IPVS_SCHEDULERS } from '../proxy/ipvs/scheduler.js';
 import { VERSION } from '../version.js';
 
 const collect = (v: string, prev: string[] = []) => prev.concat(v.split(',').filter(Boolean));
@@ -22,12 +23,13 @@ const runFlags = (cmd: Command): Command => cmd
   .option('--manifests <dir>', 'folder of Pod manifests (static pods) and, in standalone mode, Services, ConfigMaps, Secrets')
   .option('--container-runtime-endpoint <endpoint>', `CRI socket (default ${DEFAULTS.containerRuntimeEndpoint})`)
   .option('--root-dir <dir>', `the agent's state directory (default ${DEFAULTS.rootDir})`)
-  .option('--pod-cidr <cidr>', `this node's pod network (default ${DEFAULTS.podCIDR})`)
+  .option('--pod-cidr <cidr>', `this node's pod network (default: joined, the Node's spec.podCIDR; standalone, ${DEFAULTS.podCIDR})`)
   .option('--cluster-dns <ip>', 'DNS server IP for pods with dnsPolicy ClusterFirst (repeatable)', collect)
   .option('--cluster-domain <domain>', `cluster DNS domain (default ${DEFAULTS.clusterDomain})`)
   .addOption(new Option('--proxy-mode <mode>', `Service proxy backend (default ${DEFAULTS.proxyMode})`).choices(PROXY_MODES))
-  .addOption(new Option('--overlay <kind>', `pod network between nodes (default ${DEFAULTS.overlay}); needs --cluster-cidr and --peers`).choices(OVERLAYS))
-  .option('--peers <file>', 'overlay peers: YAML/JSON list of {name, nodeIP, podCIDR, vtepMAC}, watched for changes (the agent logs its own entry)')
+  .addOption(new Option('--ipvs-scheduler <name>', `IPVS scheduler with --proxy-mode ipvs (default ${DEFAULTS.ipvsScheduler})`).choices(IPVS_SCHEDULERS))
+  .addOption(new Option('--overlay <kind>', `pod network between nodes (default ${DEFAULTS.overlay}); needs --cluster-cidr, and --peers when standalone (joined: peers from the Nodes)`).choices(OVERLAYS))
+  .option('--peers <file>', 'overlay peers: YAML/JSON list of {name, nodeIP, podCIDR, vtepMAC}, watched for changes (the agent logs its own entry); joined, added to the Nodes\' peers and winning on a name')
   .option('--overlay-iface <name>', 'the overlay\'s underlay interface (default: the one holding --node-ip)')
   .option('--node-ip <ip>', 'this node\'s underlay address (default: the address of --overlay-iface, else the first host address)')
   .option('--cni-bin-dir <dir>', `where CNI plugins live (default ${DEFAULTS.cniBinDir})`)
@@ -45,12 +47,12 @@ const runFlags = (cmd: Command): Command => cmd
   .option('--log-level <level>', 'trace, debug, info, warn, error');
 
 /** Parsed `kna run` flags (commander's camelCase) → AgentConfig, over --config when given. */
-async function agentConfig(opts: Record<string, unknown>) {
+async function agentConfig(opts: Record<string, unknown>, joining = false) {
   const { resolveConfig } = await import('../config.js');
   const { config: file, ...flags } = opts;
   const map: Record<string, string> = { podCidr: 'podCIDR', clusterDns: 'clusterDNS', serviceClusterIpRange: 'serviceClusterIPRange', clusterCidr: 'clusterCIDR', nodeIp: 'nodeIP' };
   const renamed = Object.fromEntries(Object.entries(flags).map(([k, v]) => [map[k] ?? k, v]));
-  return resolveConfig(renamed, file as string | undefined);
+  return resolveConfig(renamed, file as string | undefined, joining);
 }
 
 runFlags(program
@@ -71,7 +73,7 @@ runFlags(program
   .action(async (opts: Record<string, unknown>) => {
     const { server, token, discoveryTokenCaCertHash, discoveryTokenUnsafeSkipCaVerification, ...rest } = opts;
     const { runAgent } = await import('../agent.js');
-    await runAgent(await agentConfig(rest), {
+    await runAgent(await agentConfig(rest, true), {
       join: { server: String(server), token: String(token), caCertHashes: (discoveryTokenCaCertHash as string[] | undefined) ?? [], unsafeSkipCAVerification: discoveryTokenUnsafeSkipCaVerification === true },
     });
   });

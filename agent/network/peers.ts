@@ -80,6 +80,29 @@ export function parsePeers(text: string, source = 'peers'): PeerInfo[] {
   return r.data.map((p) => ({ name: p.name, nodeIP: p.nodeIP, podCIDR: p.podCIDR, ...(p.vtepMAC ? { vtepMAC: p.vtepMAC } : {}) }));
 }
 
+/**
+ * A joined node's peers: the peers file's entries (static; they win on a name) and then
+ * the API's Nodes, in name order. An API peer that clashes with one already taken (the
+ * same node IP or VTEP MAC, an overlapping pod CIDR) is left out with the reason: two
+ * routes for one network cannot both be right, and the kernel would refuse the second.
+ */
+export function mergePeers(fromFile: PeerInfo[], fromApi: PeerInfo[]): { peers: PeerInfo[]; skipped: { peer: string; reason: string }[] } {
+  const peers = [...fromFile];
+  const skipped: { peer: string; reason: string }[] = [];
+  const names = new Set(fromFile.map((p) => p.name));
+  for (const p of [...fromApi].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (names.has(p.name)) continue; // the file's entry for this node is used
+    const clash = peers.find((q) => q.nodeIP === p.nodeIP || (p.vtepMAC !== undefined && q.vtepMAC === p.vtepMAC) || cidrsOverlap(q.podCIDR, p.podCIDR));
+    if (clash) {
+      const what = clash.nodeIP === p.nodeIP ? `node IP ${p.nodeIP}` : clash.vtepMAC === p.vtepMAC ? `VTEP MAC ${p.vtepMAC}` : `pod CIDR ${p.podCIDR} (overlaps ${clash.podCIDR})`;
+      skipped.push({ peer: p.name, reason: `${what} clashes with ${names.has(clash.name) ? 'the peers file\'s' : 'Node'} ${clash.name}` });
+      continue;
+    }
+    peers.push(p);
+  }
+  return { peers, skipped };
+}
+
 export async function readPeersFile(path: string): Promise<PeerInfo[]> {
   return parsePeers(await readFile(path, 'utf8'), path);
 }

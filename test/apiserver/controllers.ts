@@ -1,9 +1,11 @@
 // The controllers a kubeadm control plane runs that a joining node depends on:
 // the bootstrap signer (cluster-info JWS per token), the token cleaner, the CSR
 // approver (kubelet client certificates, like kubeadm's csrapprover) and signer,
-// the namespace helpers (default ServiceAccount, kube-root-ca.crt), and the TTL
-// controller (node.alpha.kubernetes.io/ttl, which sizes kubelets' object caches).
+// the namespace helpers (default ServiceAccount, kube-root-ca.crt), the TTL
+// controller (node.alpha.kubernetes.io/ttl, which sizes kubelets' object caches), and
+// node IPAM (spec.podCIDR from a cluster CIDR, as --allocate-node-cidrs does).
 import { randomUUID } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { signDetached } from '../../agent/apiserver/jws.js';
 import { isExpired, readBootstrapSecret } from './auth.js';
 import { CsrError, parseCsr, type CertificateAuthority } from './ca.js';
@@ -15,6 +17,30 @@ import type { Loose as Any } from './store.js';
 export interface ControllerOptions {
   autoApproveCsrs: boolean;
   certificateDurationSeconds: number;
+  /** node IPAM: each Node gets a /nodeCIDRMaskSize of it as spec.podCIDR (kube-controller-manager --cluster-cidr); absent: off */
+  clusterCIDR?: string;
+  nodeCIDRMaskSize?: number;
+}
+
+/**
+ * The next free node CIDR, as kube-controller-manager's range allocator picks it: the
+ * subnets of `clusterCIDR` in order, starting after the last one handed out
+ * (`next`) and wrapping, skipping those in `used`. Returns it and the following
+ * candidate index, or undefined when all are taken.
+ */
+export function allocateNodeCIDR(clusterCIDR: string, maskSize: number, used: Iterable<string>, next = 0): { cidr: string; next: number } | undefined {
+  const [base, len] = ipaddr.parseCIDR(clusterCIDR);
+  if (base.kind() !== 'ipv4' || maskSize < len || maskSize > 32) throw new Error(`node IPAM: cannot cut /${maskSize} subnets from ${clusterCIDR}`);
+  const start = ipaddr.IPv4.networkAddressFromCIDR(clusterCIDR).toByteArray().reduce((a, b) => a * 256 + b, 0);
+  const count = 2 ** (maskSize - len);
+  const taken = new Set(used);
+  for (let k = 0; k < count; k++) {
+    const i = (next + k) % count;
+    const n = start + i * 2 ** (32 - maskSize);
+    const cidr = `${[24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')}/${maskSize}`;
+    if (!taken.has(cidr)) return { cidr, next: (i + 1) % count };
+  }
+  return undefined;
 }
 
 const NODE_TTL = 'node.alpha.kubernetes.io/ttl';
@@ -30,12 +56,19 @@ export class Controllers {
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private pending = false;
+  private nextNodeCIDR = 0;
 
   constructor(
     private readonly store: Store,
     private readonly ca: CertificateAuthority,
-    private readonly opts: ControllerOptions,
+    private opts: ControllerOptions,
   ) {}
+
+  /** Turns node IPAM on (a cluster CIDR) or off, and assigns pod CIDRs to the Nodes that lack one. */
+  nodeIpam(clusterCIDR: string | undefined, nodeCIDRMaskSize = 24): void {
+    this.opts = { ...this.opts, clusterCIDR, nodeCIDRMaskSize };
+    for (const n of this.store.list('nodes')) this.assignPodCIDR(n.metadata.name);
+  }
 
   start(): void {
     this.unsubscribe = this.store.onChange((c) => this.onChange(c));
@@ -55,6 +88,7 @@ export class Controllers {
     this.cleanTokens();
     this.signClusterInfo();
     for (const csr of this.store.list('certificatesigningrequests.certificates.k8s.io')) this.reconcileCsr(csr);
+    for (const n of this.store.list('nodes')) this.assignPodCIDR(n.metadata.name);
   }
 
   private onChange(c: Change): void {
@@ -62,6 +96,7 @@ export class Controllers {
     if (c.key === 'namespaces' && c.type === 'ADDED') queueMicrotask(() => this.ensureNamespaceObjects(c.object.metadata.name));
     if (c.key === 'certificatesigningrequests.certificates.k8s.io' && c.type !== 'DELETED') queueMicrotask(() => this.reconcileCsr(c.object));
     if (c.key === 'nodes' && c.type !== 'DELETED' && c.object.metadata.annotations?.[NODE_TTL] === undefined) queueMicrotask(() => this.annotateTTL(c.object.metadata.name));
+    if (c.key === 'nodes' && c.type !== 'DELETED' && !(c.object as Any).spec?.podCIDR) queueMicrotask(() => this.assignPodCIDR(c.object.metadata.name));
     const tokenOrInfo = (c.key === 'secrets' && c.object.metadata.namespace === 'kube-system' && c.object.metadata.name.startsWith('bootstrap-token-'))
       || (c.key === 'configmaps' && c.object.metadata.namespace === 'kube-public' && c.object.metadata.name === 'cluster-info');
     if (tokenOrInfo && !this.pending) {
@@ -78,6 +113,18 @@ export class Controllers {
     const node = this.store.get('nodes', undefined, name);
     if (!node || node.metadata.annotations?.[NODE_TTL] !== undefined) return;
     this.store.put('nodes', { ...node, metadata: { ...node.metadata, annotations: { ...node.metadata.annotations, [NODE_TTL]: '0' } } });
+  }
+
+  /** The range allocator: a Node without spec.podCIDR gets the next free subnet (a deleted Node's is free again). */
+  private assignPodCIDR(name: string): void {
+    const cluster = this.opts.clusterCIDR;
+    const node = this.store.get('nodes', undefined, name) as Any | undefined;
+    if (!cluster || !node || node.spec?.podCIDR) return;
+    const used = this.store.list('nodes').map((n) => (n as Any).spec?.podCIDR).filter((c): c is string => typeof c === 'string');
+    const got = allocateNodeCIDR(cluster, this.opts.nodeCIDRMaskSize ?? 24, used, this.nextNodeCIDR);
+    if (!got) return; // CIDRNotAvailable: the real controller records an event and retries
+    this.nextNodeCIDR = got.next;
+    this.store.put('nodes', { ...node, spec: { ...node.spec, podCIDR: got.cidr, podCIDRs: [got.cidr] } });
   }
 
   private ensureNamespaceObjects(ns: string): void {

@@ -46,6 +46,8 @@ export interface TestApiServerOptions {
   maxTokenExpirationSeconds?: number;
   serviceCIDR?: string;
   serviceAccountAdmission?: boolean;
+  /** node IPAM (kube-controller-manager --allocate-node-cidrs --cluster-cidr): Nodes get a /24 of it as spec.podCIDR; off when absent */
+  clusterCIDR?: string;
 }
 
 interface Route {
@@ -72,7 +74,7 @@ export class TestApiServer {
   private _port = 0;
   private readonly watches = new Set<ServerResponse>();
 
-  private constructor(private readonly opts: Required<Omit<TestApiServerOptions, 'dir'>> & { dir?: string }) {
+  private constructor(private readonly opts: Required<Omit<TestApiServerOptions, 'dir' | 'clusterCIDR'>> & { dir?: string; clusterCIDR?: string }) {
     const dir = opts.dir;
     if (dir) mkdirSync(join(dir, 'pki'), { recursive: true, mode: 0o700 });
     const read = (f: string) => { try { return dir ? readFileSync(join(dir, f), 'utf8') : undefined; } catch { return undefined; } };
@@ -91,7 +93,7 @@ export class TestApiServer {
     save('pki/sa.key', this.authn.saKeyPem);
     this.authorizer = new Authorizer(this.store);
     this.admission = { serviceCIDR: opts.serviceCIDR, serviceAccountAdmission: opts.serviceAccountAdmission };
-    this.controllers = new Controllers(this.store, this.ca, { autoApproveCsrs: opts.autoApproveCsrs, certificateDurationSeconds: opts.certificateDurationSeconds });
+    this.controllers = new Controllers(this.store, this.ca, { autoApproveCsrs: opts.autoApproveCsrs, certificateDurationSeconds: opts.certificateDurationSeconds, ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}) });
   }
 
   static async start(o: TestApiServerOptions = {}): Promise<TestApiServer> {
@@ -174,6 +176,11 @@ export class TestApiServer {
 
   grant(g: Grant): void {
     this.authorizer.grants.push(g);
+  }
+
+  /** Turns node IPAM on (or off with undefined), as restarting the controller manager with --allocate-node-cidrs would. */
+  nodeIpam(clusterCIDR: string | undefined, nodeCIDRMaskSize = 24): void {
+    this.controllers.nodeIpam(clusterCIDR, nodeCIDRMaskSize);
   }
 
   /** Approves or denies a CSR, as `kubectl certificate approve|deny`. */

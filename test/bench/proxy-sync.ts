@@ -1,8 +1,9 @@
-// npm run bench -- proxy-sync
-// Full and partial sync of the iptables proxy at 1,000 and 10,000 Services x 10
-// endpoints, inside a netns made (and removed) here. Reference, measured in the same
-// run: iptables-restore of the very same rule text alone (the kernel floor).
-// Endpoints are on other nodes, as most endpoints of a big cluster are for any one node.
+// npm run bench -- proxy-sync [SIZES...] [iptables] [nftables]
+// Full and partial sync of the proxy at 1,000 and 10,000 Services x 10 endpoints, in
+// iptables and nftables mode, inside a netns made (and removed) here. Reference,
+// measured in the same run: the kernel tool alone applying the very same input
+// (iptables-restore, `nft -f`): the floor. Endpoints are on other nodes, as most
+// endpoints of a big cluster are for any one node.
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { pino } from 'pino';
@@ -10,11 +11,16 @@ import { Proxier, type SyncResult } from '../../agent/proxy/proxier.js';
 import { netnsRunner, type CommandRunner } from '../../agent/proxy/runner.js';
 import { restoreTables } from '../../agent/proxy/iptables/restore.js';
 import type { TableTexts } from '../../agent/proxy/iptables/render.js';
+import { NftablesBackend } from '../../agent/proxy/nftables/backend.js';
+import { nftScript } from '../../agent/proxy/nftables/nft.js';
+import type { ProxyMode } from '../../agent/proxy/backend.js';
 
 const ENDPOINTS = 10;
 const PARTIAL_SAMPLES = 20;
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const SIZES = sizes.length > 0 ? sizes : [1000, 10000];
+const modes = process.argv.slice(2).filter((a): a is ProxyMode => a === 'iptables' || a === 'nftables');
+const MODES: ProxyMode[] = modes.length > 0 ? modes : ['iptables', 'nftables'];
 
 const emit = (o: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
 const median = (l: number[]): number => { const s = [...l].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
@@ -53,10 +59,11 @@ function objects(i: number, epShift = 0): { svc: unknown; slice: unknown } {
   return { svc, slice };
 }
 
-function newProxier(runner: CommandRunner): Proxier {
+function newProxier(runner: CommandRunner, mode: ProxyMode = 'iptables'): Proxier {
   return new Proxier({
     nodeName: 'bench-node', runner, serviceCIDRs: ['10.96.0.0/12'], clusterCIDR: '10.64.0.0/10',
     minSyncPeriodMs: 0, logger: pino({ level: 'silent' }), healthCheckBindAddress: null,
+    ...(mode === 'nftables' ? { backend: (r: CommandRunner) => new NftablesBackend(r, 4) } : {}),
   });
 }
 
@@ -159,16 +166,105 @@ async function measure(n: number): Promise<Record<string, number>> {
   return result;
 }
 
-const results: Array<Record<string, number>> = [];
-for (const n of SIZES) {
-  const r = await measure(n);
-  results.push(r);
-  emit({ bench: 'proxy-sync', ...r });
+async function timeNft(runner: CommandRunner, script: string): Promise<number> {
+  const t = performance.now();
+  await nftScript(runner, script);
+  return performance.now() - t;
 }
-const big = results[results.length - 1]!;
+
+/** nftables mode: the same Services; the floor is `nft -f` of the same script alone. */
+async function measureNft(n: number): Promise<Record<string, number>> {
+  const all = Array.from({ length: n }, (_, i) => objects(i));
+  const fullOurs: SyncResult[] = [];
+  const fullRef: number[] = [];
+  const fullRounds = n >= 10000 ? 2 : 3;
+  const partial: SyncResult[] = [];
+  const partialRef: number[] = [];
+  let resync: SyncResult | undefined;
+  let serviceAdd = 0;
+  let serviceDelete = 0;
+  let ingestMs = 0;
+  let chains = 0;
+  let scriptBytes = 0;
+  for (let round = 0; round < fullRounds; round++) {
+    const last = round === fullRounds - 1;
+    const ours = await withNetns(async (runner) => {
+      const p = newProxier(runner, 'nftables');
+      const t = performance.now();
+      for (const o of all) { p.onServiceUpdate(o.svc); p.onEndpointSliceUpdate(o.slice); }
+      ingestMs = performance.now() - t;
+      const r = await p.syncNow();
+      if (last) {
+        // One endpoint of one Service changes, back and forth; each followed at once by
+        // the same script replayed alone (idempotent: it flushes and refills that chain).
+        const i = Math.floor(n / 2);
+        for (let s = 0; s < PARTIAL_SAMPLES; s++) {
+          p.onEndpointSliceUpdate(objects(i, s % 2 === 0 ? 1_000_000 : 0).slice);
+          const pr = await p.syncNow();
+          const text = pr.input.nftables ?? '';
+          if (pr.kind !== 'partial' || /element|delete /.test(text)) throw new Error(`expected an endpoint-only partial sync:\n${text}`);
+          partial.push(pr);
+          partialRef.push(await timeNft(runner, text));
+        }
+        const extra = objects(n);
+        p.onServiceUpdate(extra.svc);
+        p.onEndpointSliceUpdate(extra.slice);
+        serviceAdd = (await p.syncNow()).durationMs;
+        p.onServiceDelete(extra.svc);
+        p.onEndpointSliceDelete(extra.slice);
+        serviceDelete = (await p.syncNow()).durationMs;
+        resync = await p.syncNow({ full: true });
+        const text = r.input.nftables ?? '';
+        chains = (text.match(/^add chain /gm) ?? []).length;
+        scriptBytes = text.length;
+      }
+      return r;
+    });
+    fullOurs.push(ours);
+    fullRef.push(await withNetns((runner) => timeNft(runner, ours.input.nftables ?? '')));
+  }
+  const fullMs = median(fullOurs.map((r) => r.durationMs));
+  const partialMs = median(partial.map((r) => r.durationMs));
+  const floorMs = median(partialRef);
+  return {
+    services: n,
+    endpoints_per_service: ENDPOINTS,
+    chains,
+    script_mib: round(scriptBytes / 2 ** 20),
+    ingest_ms: round(ingestMs),
+    full_ms: round(fullMs),
+    full_floor_ms: round(median(fullRef)),
+    full_ratio: round(fullMs / median(fullRef)),
+    full_own_share: round(median(fullOurs.map((r) => (r.durationMs - r.kernelMs) / r.durationMs)), 3),
+    resync_ms: round(resync?.durationMs ?? 0),
+    partial_ms: round(partialMs),
+    floor_ms: round(floorMs),
+    ratio: round(partialMs / floorMs),
+    own_share: round(median(partial.map((r) => (r.durationMs - r.kernelMs) / r.durationMs)), 3),
+    service_add_ms: round(serviceAdd),
+    service_delete_ms: round(serviceDelete),
+  };
+}
+
+const results: Partial<Record<ProxyMode, Array<Record<string, number>>>> = {};
+for (const n of SIZES) {
+  for (const mode of MODES) {
+    const r = mode === 'nftables' ? await measureNft(n) : await measure(n);
+    (results[mode] ??= []).push(r);
+    emit({ bench: 'proxy-sync', mode, ...r });
+  }
+}
+const lastOf = (mode: ProxyMode): Record<string, number> | undefined => results[mode]?.[results[mode]!.length - 1];
+const [ipt, nft] = [lastOf('iptables'), lastOf('nftables')];
+const main = ipt ?? nft!;
 emit({
   summary: true, bench: 'proxy-sync',
-  ...big,
-  ours: big.partial_ms, reference: big.floor_ms, units: 'ms (partial sync after one endpoint change; reference = iptables-restore of the same input alone)',
+  mode: ipt ? 'iptables' : 'nftables',
+  ...main,
+  ours: main.partial_ms, reference: main.floor_ms, units: 'ms (partial sync after one endpoint change; reference = the kernel tool alone applying the same input)',
+  ...(ipt && nft ? {
+    nftables: { full_ms: nft.full_ms, full_floor_ms: nft.full_floor_ms, full_ratio: nft.full_ratio, partial_ms: nft.partial_ms, floor_ms: nft.floor_ms, ratio: nft.ratio },
+    nftables_vs_iptables: { full: round(nft.full_ms! / ipt.full_ms!), partial: round(nft.partial_ms! / ipt.partial_ms!) },
+  } : {}),
   target_partial_ms: 50, target_own_share: 0.2,
 });

@@ -47,6 +47,8 @@ export interface TestAgentOptions {
   detached?: boolean;
   /** Adopt the agent running with this pid (from an earlier detached start) so kill9()/stop() end it. */
   pid?: number;
+  /** false: no --pod-cidr (a joined agent then takes its Node's spec.podCIDR). Default: containerd's pod CIDR. */
+  podCidr?: boolean;
 }
 
 export class TestAgent {
@@ -83,7 +85,7 @@ export class TestAgent {
     // The same V8 flag as the installed `kna` wrapper (scripts/lib.sh).
     const [file, args] = this.node(['--max-semi-space-size=1', MAIN, this.opts.command ?? 'run',
       '--node-name', 'kna-t-node', '--manifests', this.manifests, '--root-dir', this.rootDir,
-      '--container-runtime-endpoint', this.containerd.endpoint, '--pod-cidr', this.containerd.podCidr,
+      '--container-runtime-endpoint', this.containerd.endpoint, ...(this.opts.podCidr === false ? [] : ['--pod-cidr', this.containerd.podCidr]),
       '--cni-conf-dir', this.containerd.cniConfDir, '--cni-bin-dir', this.containerd.cniBinDir, '--cni-bridge', this.containerd.bridge,
       '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0', '--proxy-mode', 'none',
       ...this.extraArgs]);

@@ -5,6 +5,8 @@ import { execa } from 'execa';
 import type { ProxyMode } from '../../agent/proxy/backend.js';
 import type { ProxierOptions } from '../../agent/proxy/proxier.js';
 import { IptablesBackend } from '../../agent/proxy/iptables/backend.js';
+import { IpvsBackend } from '../../agent/proxy/ipvs/backend.js';
+import { NftablesBackend } from '../../agent/proxy/nftables/backend.js';
 
 export interface ModeSupport {
   readonly backend: NonNullable<ProxierOptions['backend']>;
@@ -39,7 +41,58 @@ export const MODES: Partial<Record<ProxyMode, ModeSupport>> = {
     sabotage: async (ns) => { await execa('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-F', 'PREROUTING']); },
     hooked: async (ns) => (await inNetns(ns, ['iptables', '-t', 'nat', '-S', 'PREROUTING'])).stdout.includes('-j KUBE-SERVICES'),
   },
+  nftables: {
+    backend: (runner, family) => new NftablesBackend(runner, family),
+    snapshot: nftSnapshot,
+    // What `nft flush ruleset` (a firewall reload) does to us.
+    sabotage: async (ns) => { await execa('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'ip', 'kna-proxy']); },
+    hooked: async (ns) => (await inNetns(ns, ['nft', 'list', 'chain', 'ip', 'kna-proxy', 'nat-prerouting'])).stdout.includes('jump services'),
+  },
+  ipvs: {
+    // Drains quickly: the scenarios and sync tests hold no connection open.
+    backend: (runner, family) => new IpvsBackend(runner, family, { drainPollMs: 200 }),
+    snapshot: ipvsSnapshot,
+    // A firewall reload flushing the nat hooks, and someone deleting the dummy interface.
+    sabotage: async (ns) => {
+      await execa('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-F', 'PREROUTING']);
+      await execa('ip', ['-n', ns, 'link', 'del', 'kube-ipvs0']);
+    },
+    hooked: async (ns) => (await inNetns(ns, ['iptables', '-t', 'nat', '-S', 'PREROUTING'])).stdout.includes('-j KUBE-SERVICES')
+      && (await inNetns(ns, ['ip', 'link', 'show', 'kube-ipvs0'])).exitCode === 0,
+  },
 };
+
+/**
+ * IPVS mode's state: virtual and real servers (`ipvsadm -Sn`; draining ones, at weight
+ * 0 until their connections end, are left out: they take no new traffic), members of
+ * our ipsets, kube-ipvs0's addresses, and the iptables rules.
+ */
+async function ipvsSnapshot(ns: string): Promise<Record<string, unknown>> {
+  const lines = (argv: string[], keep: (l: string) => boolean): Promise<string[]> =>
+    inNetns(ns, argv).then((r) => r.stdout.split('\n').filter(keep).sort());
+  return {
+    ipvs: await lines(['ipvsadm', '-Sn'], (l) => l.startsWith('-') && !l.endsWith(' -w 0')),
+    ipset: await lines(['ipset', 'save'], (l) => /^add KUBE-/.test(l)),
+    addresses: await lines(['ip', '-o', 'addr', 'show', 'dev', 'kube-ipvs0'], () => true).then((l) => l.map((x) => x.split(/\s+/)[3]).sort()),
+    iptables: await iptablesSnapshot(ns),
+  };
+}
+
+type NftObject = Record<string, Record<string, unknown>>;
+
+/** Our nft table: chains with their rules in order, sets and maps with their elements sorted (no handles). */
+async function nftSnapshot(ns: string): Promise<Record<string, unknown>> {
+  const r = await inNetns(ns, ['nft', '-j', 'list', 'table', 'ip', 'kna-proxy']);
+  const out: Record<string, unknown> = {};
+  for (const o of (JSON.parse(r.stdout || '{}') as { nftables?: NftObject[] }).nftables ?? []) {
+    const [kind, body] = Object.entries(o)[0]!;
+    const { handle: _h, elem, expr, chain, name, ...rest } = body as Record<string, unknown>;
+    if (kind === 'rule') ((out[`chain ${String(chain)}`] as { rules: string[] }).rules).push(JSON.stringify(expr));
+    else if (kind === 'chain') out[`chain ${String(name)}`] = { ...rest, rules: [] };
+    else if (kind === 'set' || kind === 'map') out[`${kind} ${String(name)}`] = { ...rest, elem: ((elem ?? []) as unknown[]).map((e) => JSON.stringify(e)).sort() };
+  }
+  return out;
+}
 
 /** Modes this run covers: KNA_PROXY_MODES (comma-separated) or every mode this kernel has. */
 export function modesUnderTest(): ProxyMode[] {

@@ -1,8 +1,9 @@
 // What can be checked of the Vagrant cluster on a host that cannot boot VMs: the
 // Vagrantfile is evaluated by `vagrant validate` where Debian ships vagrant (else only
 // its Ruby syntax is checked, and the test's name says so), the provisioning scripts
-// pass `shellcheck -x`, and what they compute for the agent (the overlay's peers file,
-// the CA pin for `kna join`) is read back by the agent's own code.
+// pass `shellcheck -x`, and what they compute for the agent (the workers' pod CIDRs,
+// which node IPAM must agree with, and the CA pin for `kna join`) is checked against
+// the agent's own code and the test control plane's model of node IPAM.
 // scripts/test.sh installs the tools (ensure_test_tools in scripts/lib.sh).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -11,9 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { caCertHash } from '../../agent/apiserver/x509.js';
-import { cidrsOverlap } from '../../agent/network/netlink/codec.js';
-import { vtepMacFor } from '../../agent/network/overlay/desired.js';
-import { parsePeers } from '../../agent/network/peers.js';
+import { allocateNodeCIDR } from '../apiserver/controllers.js';
 
 const SCRIPTS = readdirSync('vagrant').filter((f) => f.endsWith('.sh')).map((f) => join('vagrant', f));
 const found = async (cmd: string) => (await execa('sh', ['-c', `command -v ${cmd}`], { reject: false })).exitCode === 0;
@@ -83,21 +82,25 @@ test('vagrant/*.sh: shellcheck -x is clean, and every script runs under set -euo
   for (const f of ['vagrant/control-plane.sh', 'vagrant/worker.sh']) assert.ok(vagrantfile.includes(`bash /vagrant/${f}`), f);
 });
 
-test("the workers' overlay peers file is what the agent accepts: one entry per worker, its VTEP MAC, its own /24", async () => {
-  const ips = ['192.168.56.11', '192.168.56.12', '192.168.56.13'];
-  const peers = parsePeers(await common('peers_yaml', { KNA_WORKER_IPS: ips.join(' ') }), 'peers.yaml');
-  assert.deepEqual(peers.map((p) => [p.name, p.nodeIP, p.podCIDR]), [
-    ['w1', '192.168.56.11', '10.244.1.0/24'],
-    ['w2', '192.168.56.12', '10.244.2.0/24'],
-    ['w3', '192.168.56.13', '10.244.3.0/24'],
-  ]);
-  for (const p of peers) {
-    assert.equal(p.vtepMAC, vtepMacFor(p.nodeIP), p.name);
-    // Inside the cluster CIDR, clear of the control plane's bridge network.
-    assert.ok(cidrsOverlap('10.244.0.0/16', p.podCIDR) && !cidrsOverlap('10.244.0.0/24', p.podCIDR), p.podCIDR);
-  }
+test("the workers' --pod-cidr is the spec.podCIDR node IPAM gives them joining in order after cp; peers come from the API", async () => {
   const plan = await common('echo "$KNA_POD_NETWORK $KNA_CP_POD_CIDR $KNA_SERVICE_CIDR $KNA_CLUSTER_DNS"');
   assert.equal(plan, '10.244.0.0/16 10.244.0.0/24 10.96.0.0/12 10.96.0.10');
+  const [network, cpCidr] = plan.split(' ') as [string, string];
+  // kube-controller-manager's range allocator, as the test control plane models it: cp registers first.
+  const used: string[] = [];
+  let next = 0;
+  const join = () => {
+    const got = allocateNodeCIDR(network, 24, used, next)!;
+    used.push(got.cidr);
+    next = got.next;
+    return got.cidr;
+  };
+  assert.equal(join(), cpCidr, 'cp takes the first /24, its own pods\' bridge network');
+  for (const i of [1, 2, 3]) assert.equal(await common(`worker_pod_cidr ${i}`), join(), `w${i}`);
+  // No static peers file: the agents publish and read the overlay's data on the Nodes.
+  const worker = readFileSync('vagrant/worker.sh', 'utf8');
+  assert.match(worker, /--overlay vxlan/);
+  assert.doesNotMatch(worker, /--peers/);
 });
 
 test("the CA pin written for `kna join` is the agent's own hash of the CA (RSA as kubeadm makes it, and EC)", async (t) => {

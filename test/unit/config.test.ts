@@ -49,3 +49,20 @@ test('overlay flags: checked by name; an overlay needs --peers and a --cluster-c
   assert.throws(() => resolveConfig({ ...ok, overlay: 'host-gw', clusterCIDR: undefined }), /--cluster-cidr: required with --overlay host-gw/);
   assert.throws(() => resolveConfig({ ...ok, clusterCIDR: '10.245.0.0/16' }), /--pod-cidr: 10\.244\.3\.0\/24 must lie inside --cluster-cidr 10\.245\.0\.0\/16/);
 });
+
+test('joined (--kubeconfig, or `kna join`): no --peers needed, and without --pod-cidr the Node\'s spec.podCIDR is used', (t) => {
+  const joined = { overlay: 'vxlan', clusterCIDR: '10.240.0.0/16', kubeconfig: '/etc/kna/kubeconfig' };
+  const cfg = resolveConfig(joined);
+  assert.equal(cfg.peers, undefined);
+  assert.equal(cfg.podCIDRSet, undefined, 'the default pod CIDR is not a given one');
+  assert.doesNotThrow(() => resolveConfig({ overlay: 'vxlan', clusterCIDR: '10.240.0.0/16' }, undefined, true), 'kna join: the kubeconfig comes later');
+  assert.throws(() => resolveConfig({ overlay: 'vxlan', clusterCIDR: '10.240.0.0/16' }), /--peers: required with --overlay vxlan in standalone mode/);
+  assert.throws(() => resolveConfig({ overlay: 'vxlan', clusterCIDR: '10.240.0.0/16', peers: '/p.yaml' }), /--pod-cidr: 10\.244\.0\.0\/24 must lie inside/, 'standalone: the default is checked');
+  // A given pod CIDR is checked when joined too, and marked as given (flag or file).
+  assert.throws(() => resolveConfig({ ...joined, podCIDR: '10.99.0.0/24' }), /--pod-cidr: 10\.99\.0\.0\/24 must lie inside/);
+  assert.equal(resolveConfig({ ...joined, podCIDR: '10.240.7.0/24' }).podCIDRSet, true);
+  const dir = mkdtempSync(join(tmpdir(), 'kna-t-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'kna.yaml'), 'podCIDR: 10.240.8.0/24\n');
+  assert.equal(resolveConfig(joined, join(dir, 'kna.yaml')).podCIDRSet, true);
+});
