@@ -181,8 +181,8 @@ export function existingFromSave(saved: SavedTables): ExistingState {
   return { chains, hooks };
 }
 
-/** Removes every hook and chain of ours found in iptables-save output (kna cleanup, mode change). */
-export function renderCleanup(saved: SavedTables): TableTexts {
+/** Removes every hook and chain of ours (by `owned`) found in iptables-save output (kna cleanup, mode change). */
+export function renderCleanup(saved: SavedTables, owned: (table: Table, chain: string) => boolean = isOurChain): TableTexts {
   const out: TableTexts = {};
   for (const t of TABLES) {
     const table = saved.get(t);
@@ -193,9 +193,9 @@ export function renderCleanup(saved: SavedTables): TableTexts {
       if (BUILTIN.has(chain)) {
         for (const r of rules) {
           const target = jumpTarget(r);
-          if (target && isOurChain(t, target)) unhook.push(asDelete(r));
+          if (target && owned(t, target)) unhook.push(asDelete(r));
         }
-      } else if (isOurChain(t, chain)) {
+      } else if (owned(t, chain)) {
         ours.push(chain);
       }
     }

@@ -26,7 +26,7 @@
 //         KUBE-NODE-PORT     accepts healthCheckNodePorts.
 import type { RuleOptions } from '../backend.js';
 import { isOurChain as isIptablesModeChain, type Table } from '../iptables/chains.js';
-import { hookKey, jumpTarget, type SavedTables } from '../iptables/render.js';
+import { hookKey, jumpTarget, renderCleanup, type SavedTables } from '../iptables/render.js';
 import { masqueradeMark } from '../iptables/rules.js';
 import { setName, type SetKind } from './ipsets.js';
 
@@ -180,23 +180,6 @@ export function renderIptables(ipt: IpvsIptables, saved: SavedTables): string {
  * modes share chain names (KUBE-SERVICES, KUBE-MARK-MASQ...), so one cannot go alone.
  */
 export function renderIptablesCleanup(saved: SavedTables): string {
-  const out: string[] = [];
-  for (const t of TABLES) {
-    const table = saved.get(t);
-    if (!table) continue;
-    const unhook: string[] = [];
-    const ours: string[] = [];
-    for (const [chain, rules] of table) {
-      if (BUILTIN.has(chain)) {
-        for (const r of rules) {
-          const target = jumpTarget(r);
-          if (target && isAnyModeChain(t, target)) unhook.push(`-D${r.slice(2)}`);
-        }
-      } else if (isAnyModeChain(t, chain)) {
-        ours.push(chain);
-      }
-    }
-    if (unhook.length + ours.length > 0) out.push(`*${t}`, ...ours.map((c) => `:${c} - [0:0]`), ...unhook, ...ours.map((c) => `-X ${c}`), 'COMMIT');
-  }
-  return out.length ? `${out.join('\n')}\n` : '';
+  const texts = renderCleanup(saved, isAnyModeChain);
+  return TABLES.map((t) => texts[t] ?? '').join('');
 }
