@@ -213,6 +213,7 @@ export class PodWorker {
     this.synced = true;
     const rt = fresh ? undefined : await this.d.relister.refresh(this.uid);
     const obs = await this.observe(rt);
+    this.probeRunningContainers(obs);
     const actions = computePodActions({ pod: this.pod, sandboxes: obs.sandboxes, containers: obs.containers, probes: this.probeResults(), backoff: this.d.backoff });
     let changed = false;
 
@@ -269,6 +270,24 @@ export class PodWorker {
     await this.refreshVolumes();
     // Come back when a back-off ends, and at least every 10 s.
     this.rearm(Math.min(10_000, ...actions.backoff.map((w) => Math.max(100, w.waitMs))));
+  }
+
+  /**
+   * Running app containers get their probes even when this agent did not start them
+   * (adopted after a restart), as kubelet does: readiness is false until the first
+   * success. Known containers are left as they are.
+   */
+  private probeRunningContainers(obs: { sandboxes: SandboxObservation[]; containers: ContainerObservation[] }): void {
+    for (const c of obs.containers) {
+      const spec = this.pod.spec.containers.find((s) => s.name === c.name);
+      if (c.state !== 'running' || !c.containerId || !spec) continue;
+      const podIP = obs.sandboxes.find((s) => s.id === c.sandboxId)?.podIPs[0] ?? '';
+      try {
+        this.d.probes.addContainer(this.pod, spec, c.containerId, podIP, c.startedAt ? { startedAt: c.startedAt } : {});
+      } catch (err) {
+        this.log.warn({ container: c.name, err: errorMessage(err) }, 'cannot probe the container');
+      }
+    }
   }
 
   private volumeContext() {
