@@ -22,6 +22,7 @@ import { StandaloneServices } from './proxy/standalone.js';
 import { cleanupOtherModes, createProxier } from './proxy/start.js';
 import { serveHealthz, serveMetrics } from './server/http.js';
 import { serveLocalApi } from './server/local-api.js';
+import { HeapTrimmer } from './util/heap-trim.js';
 import { createLogger, setLogger } from './util/log.js';
 import { VERSION } from './version.js';
 
@@ -37,6 +38,7 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   if (opts.join) cfg = { ...cfg, kubeconfig: await controlPlane!.joinFromFlags(opts.join, cfg, log) };
   await mkdir(cfg.rootDir, { recursive: true, mode: 0o700 });
 
+  const heap = new HeapTrimmer(log);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // The pod network (overlay, then kna-cni's conflist with its MTU). A joined node without
@@ -58,7 +60,7 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   const manager = new PodManager(cri, relister, {
     // Static pods read the manifest folder's ConfigMaps and Secrets; API pods the API server's.
     images: new ImageManager(cri), node, inputs: (pod) => cluster?.podInputs(pod) ?? { objects }, probes, backoff: new Backoff(), log,
-  }, podMetrics(registry), log, { onPodsChanged: () => { services?.changed(); cluster?.podsChanged(); } });
+  }, podMetrics(registry), log, { onPodsChanged: () => { services?.changed(); cluster?.podsChanged(); heap.activity(); } });
   probes.on('result', (ev: { podUid: string }) => manager.wakePod(ev.podUid));
   // With a control plane, Services and EndpointSlices come from the API (apiserver/services.ts):
   // the API server allocates clusterIPs and the EndpointSlice controller computes endpoints.
@@ -108,12 +110,14 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
     await serveMetrics(cfg.metricsBindAddress, registry),
   ];
   log.info({ healthz: cfg.healthzBindAddress, metrics: cfg.metricsBindAddress }, 'kna is running');
+  heap.activity(); // start-up leaves garbage too
 
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => { log.info({ signal: sig }, 'stopping (pods keep running)'); resolve(); };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  heap.stop();
   source?.stop();
   await cluster?.stop();
   await services?.stop();

@@ -80,12 +80,11 @@ ensure_build() {
 }
 
 install_cli() {
-  # A wrapper so `kna` runs with the node it was built for, wherever PATH points.
-  # A 1 MiB young generation keeps the long-running agent's memory down (about 30 MB
-  # less RSS with 30 pods) for a few more, cheap, scavenges.
+  # `kna` runs dist/kna, the launcher the build writes: the node it was built with (wherever
+  # PATH points), the one-file agent and its memory settings (scripts/build.mjs says why).
   cat > /usr/local/bin/kna.tmp <<WRAP
 #!/bin/sh
-exec "$(command -v node)" --max-semi-space-size=1 "$KNA_SRC/dist/agent/cli/main.js" "\$@"
+exec "$KNA_SRC/dist/kna" "\$@"
 WRAP
   chmod 0755 /usr/local/bin/kna.tmp
   mv -f /usr/local/bin/kna.tmp /usr/local/bin/kna

@@ -6,12 +6,12 @@
 // capped at 1 s, so the first call after the runtime is back succeeds.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as decode from './decode.js';
 import type { Raw } from './decode.js';
 import { CriError, GrpcStatus } from './errors.js';
+import { packagePath } from '../util/package-path.js';
 import type {
   AttachRequest, AuthConfig, Container, ContainerConfig, ContainerEvent, ContainerFilter, ContainerStats,
   ContainerStatsFilter, ContainerStatus, ContainerStatusResult, ExecRequest, ExecSyncResult, Image, ImageFsInfo,
@@ -49,9 +49,9 @@ const LOADER_OPTIONS: protoLoader.Options = {
 type Service = 'RuntimeService' | 'ImageService';
 type Method = protoLoader.MethodDefinition<object, object>;
 
-/** proto/runtime.proto next to the build (dist/agent/cri -> ../../../proto), else under cwd. */
+/** proto/runtime.proto of this package, else under cwd. */
 export function criProtoPath(): string {
-  const beside = fileURLToPath(new URL('../../../proto/runtime.proto', import.meta.url));
+  const beside = packagePath('proto', 'runtime.proto');
   return existsSync(beside) ? beside : join(process.cwd(), 'proto', 'runtime.proto');
 }
 

@@ -3,8 +3,8 @@
 // created after it started, so the conflist is rewritten in place.
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildConflist } from '../../cni/conflist.js';
+import { packagePath } from '../util/package-path.js';
 
 export const CONFLIST_NAME = '10-kna.conflist';
 export const NETWORK_NAME = 'kna';
@@ -34,8 +34,8 @@ export async function writeCniConfig(confDir: string, conflist: object): Promise
   return true;
 }
 
-/** The built plugin beside this file in dist/ (dist/agent/network → dist/cni). */
-export const BUILT_PLUGIN = fileURLToPath(new URL('../../cni/kna-cni', import.meta.url));
+/** The built plugin, dist/cni/kna-cni. */
+export const BUILT_PLUGIN = packagePath('dist', 'cni', 'kna-cni');
 
 /**
  * Copies kna-cni into the bin dir when it differs. Through a temporary name and a

@@ -11,8 +11,7 @@ import type { AgentConfig } from '../config.js';
 import { hostAddresses } from '../pods/node-info.js';
 import { ConfigError } from '../util/errors.js';
 import { installCniPlugin, nodeConflist, writeCniConfig } from './cni-config.js';
-import { DEFAULT_VNI, Overlay, type OverlayMode, type PeerInfo } from './overlay.js';
-import { mergePeers, PeersWatcher } from './peers.js';
+import type { OverlayMode, PeerInfo } from './overlay.js';
 
 export interface NodeOverlay {
   mode: OverlayMode;
@@ -52,6 +51,8 @@ export async function startOverlay(cfg: OverlayConfig, podCIDR: string, log: Log
   if (cfg.overlay === 'none') return undefined;
   const joined = opts.joined ?? false;
   if (!cfg.peers && !joined) throw new ConfigError('--peers', `required with --overlay ${cfg.overlay} in standalone mode (a joined node finds its peers in the API)`);
+  // Loaded only here: the overlay and the netlink addon under it cost memory a node without one need not pay.
+  const [{ DEFAULT_VNI, Overlay }, { mergePeers, PeersWatcher }] = await Promise.all([import('./overlay.js'), import('./peers.js')]);
   const overlay = new Overlay({
     mode: cfg.overlay, nodeName: cfg.nodeName, nodeIP: pickNodeIP(cfg), podCIDR,
     ...(cfg.overlayIface ? { iface: cfg.overlayIface } : {}), logger: log,

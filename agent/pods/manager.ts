@@ -69,7 +69,12 @@ export class PodManager implements NodeApi {
         this.statuses.set(pod.metadata.uid, { pod, status });
         if (!before || JSON.stringify(before.status) !== JSON.stringify(status) || before.pod !== pod) this.opts.onPodsChanged?.();
       },
-      onRunning: (_pod, firstSeen) => this.metrics.podStart.observe((Date.now() - firstSeen) / 1000),
+      onRunning: (pod, firstSeen) => {
+        const ms = Date.now() - firstSeen;
+        this.metrics.podStart.observe(ms / 1000);
+        // As kubelet's "Observed pod startup duration": from first seen to Running.
+        this.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, podStartE2EDurationMs: ms }, 'observed pod startup duration');
+      },
     };
   }
 
@@ -250,7 +255,8 @@ export class PodManager implements NodeApi {
       const st = this.statuses.get(w.uid);
       out.push({ ...w.pod, status: st?.status ?? { phase: 'Pending' } });
     }
-    return out.sort((a, b) => podKey(a).localeCompare(podKey(b)));
+    // Code-unit order, as the API server lists: localeCompare would build an ICU collator.
+    return out.sort((a, b) => { const x = podKey(a), y = podKey(b); return x < y ? -1 : x > y ? 1 : 0; });
   }
 
   private findPod(ns: string, name: string): PodWorker {

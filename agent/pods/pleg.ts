@@ -72,6 +72,11 @@ export class Relister {
     return p;
   }
 
+  /** What a worker knows the runtime holds for its pod right after making it (instead of a refresh). */
+  record(p: RuntimePod): void {
+    this.pods.set(p.uid, p);
+  }
+
   pod(uid: string): RuntimePod | undefined {
     return this.pods.get(uid);
   }

@@ -3,7 +3,7 @@
 // runtime, asks the pure decision logic what to do, does it, and recomputes status.
 import type { CriClient } from '../cri/client.js';
 import { isNotFound } from '../cri/errors.js';
-import { ContainerState, PodSandboxState, type Container, type ContainerStatus, type PodSandboxConfig } from '../cri/types.js';
+import { ContainerState, PodSandboxState, type Container, type ContainerStatus, type PodSandbox, type PodSandboxConfig } from '../cri/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Container as ContainerSpec, Pod, PodStatus } from './api-types.js';
@@ -68,6 +68,8 @@ export class PodWorker {
   private status: PodStatus | undefined;
   private readonly firstSeen = Date.now();
   private reportedRunning = false;
+  /** What the sync in progress made in the runtime (see afterCreates). */
+  private made: { sandboxes: PodSandbox[]; containers: { id: string; sandboxId: string }[] } = { sandboxes: [], containers: [] };
   private readonly log: Logger;
 
   constructor(public pod: Pod, private readonly d: WorkerDeps) {
@@ -134,8 +136,8 @@ export class PodWorker {
 
   // ------------------------------------------------------------------ observe
 
-  private async containerStatus(c: Container): Promise<ContainerStatus | undefined> {
-    const cached = exitedStatusCache.get(c.id);
+  private async containerStatus(c: Container, known?: ReadonlyMap<string, ContainerStatus>): Promise<ContainerStatus | undefined> {
+    const cached = exitedStatusCache.get(c.id) ?? known?.get(c.id);
     if (cached) return cached;
     try {
       const st = await this.d.cri.containerStatus(c.id);
@@ -147,7 +149,8 @@ export class PodWorker {
     }
   }
 
-  private async observe(rt: RuntimePod | undefined): Promise<{ sandboxes: SandboxObservation[]; containers: ContainerObservation[] }> {
+  /** `known`: container statuses just read, not to be asked for again. */
+  private async observe(rt: RuntimePod | undefined, known?: ReadonlyMap<string, ContainerStatus>): Promise<{ sandboxes: SandboxObservation[]; containers: ContainerObservation[] }> {
     const sandboxes: SandboxObservation[] = [];
     for (const sb of rt?.sandboxes ?? []) {
       const ready = sb.state === PodSandboxState.READY;
@@ -164,10 +167,10 @@ export class PodWorker {
       const instances = (rt?.containers ?? []).filter((c) => c.metadata?.name === spec.name);
       const latest = instances[0];
       if (!latest) continue;
-      const st = await this.containerStatus(latest);
+      const st = await this.containerStatus(latest, known);
       if (!st) continue;
       const prevContainer = instances.slice(1).find((c) => c.state === ContainerState.EXITED);
-      const prev = prevContainer ? await this.containerStatus(prevContainer) : undefined;
+      const prev = prevContainer ? await this.containerStatus(prevContainer, known) : undefined;
       containers.push({
         name: spec.name,
         containerId: st.id,
@@ -212,6 +215,7 @@ export class PodWorker {
     const fresh = !this.synced && this.d.relister.lastRelistAt > 0 && !this.d.relister.pod(this.uid);
     this.synced = true;
     const rt = fresh ? undefined : await this.d.relister.refresh(this.uid);
+    this.made = { sandboxes: [], containers: [] };
     const obs = await this.observe(rt);
     this.probeRunningContainers(obs);
     const actions = computePodActions({ pod: this.pod, sandboxes: obs.sandboxes, containers: obs.containers, probes: this.probeResults(), backoff: this.d.backoff });
@@ -246,7 +250,10 @@ export class PodWorker {
     commitBackoff(started, this.d.backoff);
     for (const w of actions.backoff) this.waiting.set(w.name, { reason: w.reason, message: w.message });
 
-    const finalObs = changed ? await this.observe(await this.d.relister.refresh(this.uid)) : obs;
+    const killed = actions.killPod || actions.containersToKill.length > 0;
+    const finalObs = !changed ? obs
+      : killed ? await this.observe(await this.d.relister.refresh(this.uid))
+      : await this.afterCreates(rt).catch(async () => this.observe(await this.d.relister.refresh(this.uid))); // e.g. removed meanwhile
     this.status = computePodStatus({
       pod: this.pod,
       sandboxes: finalObs.sandboxes,
@@ -270,6 +277,29 @@ export class PodWorker {
     await this.refreshVolumes();
     // Come back when a back-off ends, and at least every 10 s.
     this.rearm(Math.min(10_000, ...actions.backoff.map((w) => Math.max(100, w.waitMs))));
+  }
+
+  /**
+   * The pod as the runtime has it after a sync that only created things: what it had
+   * plus the sandbox and containers made, as their status calls report them. Spares
+   * re-listing the runtime (two list calls) on the way to Running.
+   */
+  private async afterCreates(rt: RuntimePod | undefined): Promise<{ sandboxes: SandboxObservation[]; containers: ContainerObservation[] }> {
+    const statuses = new Map<string, ContainerStatus>();
+    const containers: Container[] = [];
+    for (const m of this.made.containers) {
+      const st = await this.d.cri.containerStatus(m.id);
+      statuses.set(st.id, st);
+      containers.unshift({ id: st.id, podSandboxId: m.sandboxId, ...(st.metadata ? { metadata: st.metadata } : {}), ...(st.image ? { image: st.image } : {}),
+        imageRef: st.imageRef, state: st.state, createdAt: st.createdAt, labels: st.labels, annotations: st.annotations, imageId: st.imageId });
+    }
+    const pod: RuntimePod = {
+      uid: this.uid, name: this.pod.metadata.name, namespace: this.pod.metadata.namespace,
+      sandboxes: [...this.made.sandboxes.toReversed(), ...(rt?.sandboxes ?? [])],
+      containers: [...containers, ...(rt?.containers ?? [])],
+    };
+    this.d.relister.record(pod);
+    return this.observe(pod, statuses);
   }
 
   /**
@@ -358,6 +388,8 @@ export class PodWorker {
       ? this.d.node.hostIPs
       : [st.status.network?.ip, ...(st.status.network?.additionalIps ?? []).map((i) => i.ip)].filter((x): x is string => !!x);
     this.sandboxIPs.set(id, ips);
+    const s = st.status;
+    this.made.sandboxes.push({ id, ...(s.metadata ? { metadata: s.metadata } : {}), state: s.state, createdAt: s.createdAt, labels: s.labels, annotations: s.annotations, runtimeHandler: s.runtimeHandler });
     if (!this.pod.spec.hostNetwork) await writeEtcHosts(this.pod, ips, this.d.node.rootDir);
     return { id, ready: st.status.state === PodSandboxState.READY, attempt, podIPs: ips, createdAt: st.status.createdAt };
   }
@@ -415,6 +447,7 @@ export class PodWorker {
       id = await this.d.cri.createContainer(sandbox.id, cfg, sandboxCfg);
       const t2 = performance.now();
       await this.d.cri.startContainer(id);
+      this.made.containers.push({ id, sandboxId: sandbox.id });
       this.log.debug({ container: name, createMs: Math.round(t2 - t1), startMs: Math.round(performance.now() - t2) }, 'container created and started');
     } catch (err) {
       const reason = err instanceof EnvError ? 'CreateContainerConfigError' : id ? 'RunContainerError' : 'CreateContainerError';

@@ -76,7 +76,8 @@ export function podSummaries(stats: ContainerStats[]): PodSummary[] {
     if (cpu) p.cpu = cpu;
     if (memory) p.memory = memory;
   }
-  return [...pods.values()].sort((a, b) => `${a.podRef.namespace}/${a.podRef.name}`.localeCompare(`${b.podRef.namespace}/${b.podRef.name}`));
+  const key = (p: PodSummary) => `${p.podRef.namespace}/${p.podRef.name}`;
+  return [...pods.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** CPU time of the whole host from /proc/stat's "cpu" line (USER_HZ = 100), in nanoseconds. Pure. */

@@ -1,4 +1,4 @@
-// Runs the real `kna run` binary (dist/agent/cli/main.js) against a private containerd,
+// Runs the real `kna run` (dist/kna, as the installed `kna` does) against a private containerd,
 // with its own root dir, manifest folder and ports, and reads it back through the real
 // `kna get/logs/exec` commands. stop() terminates the agent and removes its pods.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,9 @@ import { execa, type ResultPromise } from 'execa';
 import { startContainerd, type Containerd } from './containerd.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
+/** What `kna` runs for users too (scripts/build.mjs writes it): the bundled agent with its node flags. */
+const LAUNCHER = resolve('dist/kna');
+const BUNDLE = resolve('dist/agent/kna.cjs');
 
 export interface PodJson {
   metadata: { name: string; namespace: string; uid: string };
@@ -76,19 +79,19 @@ export class TestAgent {
     return resolve(this.rootDir, '..');
   }
 
-  /** [file, ...args] running node with `args`, inside the netns when one is set (nsenter execs, so a pid is node's). */
-  private node(args: string[]): [string, string[]] {
-    return this.opts.netns ? ['nsenter', [`--net=/run/netns/${this.opts.netns}`, '--', process.execPath, ...args]] : [process.execPath, args];
+  /** [file, ...args] running `file args`, inside the netns when one is set (nsenter and the launcher exec, so a pid is node's). */
+  private node(args: string[], file = process.execPath): [string, string[]] {
+    return this.opts.netns ? ['nsenter', [`--net=/run/netns/${this.opts.netns}`, '--', file, ...args]] : [file, args];
   }
 
   start(): void {
-    // The same V8 flag as the installed `kna` wrapper (scripts/lib.sh).
-    const [file, args] = this.node(['--max-semi-space-size=1', MAIN, this.opts.command ?? 'run',
+    // Started as users start it: the launcher that the installed `kna` runs.
+    const [file, args] = this.node([this.opts.command ?? 'run',
       '--node-name', 'kna-t-node', '--manifests', this.manifests, '--root-dir', this.rootDir,
       '--container-runtime-endpoint', this.containerd.endpoint, ...(this.opts.podCidr === false ? [] : ['--pod-cidr', this.containerd.podCidr]),
       '--cni-conf-dir', this.containerd.cniConfDir, '--cni-bin-dir', this.containerd.cniBinDir, '--cni-bridge', this.containerd.bridge,
       '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0', '--proxy-mode', 'none',
-      ...this.extraArgs]);
+      ...this.extraArgs], LAUNCHER);
     if (!this.opts.detached) {
       this.proc = execa(file, args, { stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true }, reject: false, cleanup: true });
       return;
@@ -105,7 +108,7 @@ export class TestAgent {
     this.proc?.kill('SIGKILL');
     await this.proc;
     this.proc = undefined;
-    if (this.adopted !== undefined) await killPid(this.adopted, MAIN);
+    if (this.adopted !== undefined) await killPid(this.adopted, [MAIN, BUNDLE]);
     this.adopted = undefined;
   }
 
@@ -136,7 +139,7 @@ export class TestAgent {
     // Before `--`, so an exec'd command never receives it.
     const dash = args.indexOf('--');
     const argv = dash < 0 ? [...args, '--root-dir', this.rootDir] : [...args.slice(0, dash), '--root-dir', this.rootDir, ...args.slice(dash)];
-    return execa(...this.node([MAIN, ...argv]), { reject: opts.reject ?? true, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    return execa(...this.node(argv, LAUNCHER), { reject: opts.reject ?? true, ...(opts.input !== undefined ? { input: opts.input } : {}) });
   }
 
   async pods(): Promise<PodJson[]> {
@@ -187,14 +190,14 @@ export class TestAgent {
 
 /**
  * SIGKILLs an agent that is not our child and waits until it is gone or a zombie. Its
- * cmdline must still be an agent's (`main.js` argv, or the `kna run ...` title it sets), in case the pid was reused.
+ * cmdline must still be an agent's (`main.js` or bundle argv, or the `kna run ...` title it sets), in case the pid was reused.
  */
-async function killPid(pid: number, main: string): Promise<void> {
+async function killPid(pid: number, mains: string[]): Promise<void> {
   const alive = () => {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return stat[stat.lastIndexOf(')') + 2] !== 'Z' && (argv.split('\0').includes(main) || argv.startsWith('kna '));
+      return stat[stat.lastIndexOf(')') + 2] !== 'Z' && (argv.split('\0').some((a) => mains.includes(a)) || argv.startsWith('kna '));
     } catch {
       return false;
     }
