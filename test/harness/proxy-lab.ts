@@ -5,6 +5,7 @@
 //   ext netns    : 192.168.77.2/24 and .3/24, default route via the node (an external client).
 // Everything is named kna-t-<tag>-<pid>-..., and close() removes it all (processes by pid).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
@@ -176,4 +177,13 @@ export function slice(svc: string, endpoints: TestEndpoint[], ports: Array<{ nam
     })),
     ports: ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
   };
+}
+
+/** A TCP port free on loopback right now (for health check servers). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
 }

@@ -4,12 +4,11 @@
 // same table holds every mode to the same behaviour. Each one starts from a fresh
 // proxier and must leave the node clean after proxier.cleanup().
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { execa } from 'execa';
 import type { ProxyMode } from '../../agent/proxy/backend.js';
 import type { Proxier, ProxierOptions } from '../../agent/proxy/proxier.js';
 import { MODES, proxyLeftovers } from './proxy-modes.js';
-import { EXT_IPS, NODE_EXT_IP, NODE_POD_GW, ProxyLab, service, slice, type Probe, type TestEndpoint } from './proxy-lab.js';
+import { EXT_IPS, freePort, NODE_EXT_IP, NODE_POD_GW, ProxyLab, service, slice, type Probe, type TestEndpoint } from './proxy-lab.js';
 
 export const NODE = 'node-a';
 const LOCAL = { b1: '10.244.1.11', b2: '10.244.1.12', b3: '10.244.1.13' } as const;
@@ -112,15 +111,6 @@ const peers = (got: Array<[string, string]>): string[] => [...new Set(got.map(([
 async function outcome(from: Probe, host: string, port: number, timeoutMs: number, localAddress?: string): Promise<string> {
   const r = await from.tcp(host, port, { timeoutMs, ...(localAddress ? { localAddress } : {}) });
   return r.ok ? 'connected' : r.code;
-}
-
-/** A TCP port free on loopback right now, for a health check server. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 // ---- the table ----------------------------------------------------------------

@@ -3,14 +3,8 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { ServiceHealthServer } from '../../agent/proxy/healthcheck.js';
+import { freePort } from '../harness/proxy-lab.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test('answers like kube-proxy: 200 with local endpoints, 503 without or when the proxy is stale', async (t) => {
   let proxyHealthy = true;
