@@ -18,17 +18,36 @@ spec:
   containers:
     - { name: app, image: localhost/kna/busybox:latest, imagePullPolicy: IfNotPresent, command: [sleep, '100000'] }
 `;
+// A pod whose readiness comes from an exec probe: Ready only while probes run for it.
+const probed = (name: string) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name} }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: app
+      image: localhost/kna/busybox:latest
+      imagePullPolicy: IfNotPresent
+      command: [sh, -c, 'touch /tmp/ready; exec sleep 100000']
+      readinessProbe: { exec: { command: [cat, /tmp/ready] }, periodSeconds: 1 }
+`;
 const running = (name: string) => node.agent.waitPod(name, (p) => p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.state.running !== undefined, 'Running');
 const podUid = (uid: string) => ({ labelSelector: { 'io.kubernetes.pod.uid': uid } });
 
-test('kill -9 of the agent: on restart its pods are adopted, not duplicated, not restarted', async () => {
-  node.agent.writeManifest('a.yaml', sleeper('adopted'));
-  const before = await running('adopted');
+const ready = (name: string) => node.agent.waitPod(name, (p) => p.status.containerStatuses?.[0]?.ready === true
+  && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true, 'Ready');
+
+test('kill -9 of the agent: on restart its pods are adopted, not duplicated, not restarted, and Ready again', async () => {
+  node.agent.writeManifest('a.yaml', probed('adopted'));
+  const before = await ready('adopted');
   const uid = before.metadata.uid;
   const cid = before.status.containerStatuses![0]!.containerID;
   await node.agent.kill9();
   node.agent.start();
   const after = await running('adopted');
+  // Probes run for adopted containers too: readiness comes back without a restart.
+  await ready('adopted');
   // Several relists later nothing has been recreated.
   await sleep(3000);
   const again = await node.agent.pod('adopted');
