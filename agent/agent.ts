@@ -4,10 +4,14 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterLink, JoinFlags } from './apiserver/start.js';
-import type { AgentConfig } from './config.js';
+import { readHostFacts } from './apiserver/host.js';
+import { admissionNodeOf } from './apiserver/node-status.js';
+import { nodeFlags, type AgentConfig } from './config.js';
 import { CriClient } from './cri/client.js';
+import { runtimeOperationMetrics } from './cri/metrics.js';
 import { NodeNetwork } from './network/start.js';
 import { Backoff } from './pods/backoff.js';
+import { LogEvents, recordProbeEvent } from './pods/events.js';
 import { ImageManager } from './pods/images.js';
 import type { Pod } from './pods/api-types.js';
 import { PodManager, podMetrics } from './pods/manager.js';
@@ -23,6 +27,7 @@ import { cleanupOtherModes, createProxier } from './proxy/start.js';
 import { serveHealthz, serveMetrics } from './server/http.js';
 import { serveLocalApi } from './server/local-api.js';
 import { HeapTrimmer } from './util/heap-trim.js';
+import { errorMessage } from './util/errors.js';
 import { createLogger, setLogger } from './util/log.js';
 import { VERSION } from './version.js';
 
@@ -46,9 +51,14 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   const network = new NodeNetwork(cfg, log, { joined: Boolean(cfg.kubeconfig) });
   if (!cfg.kubeconfig || cfg.podCIDRSet) await network.start(cfg.podCIDR);
 
-  const cri = CriClient.connect(cfg.containerRuntimeEndpoint);
+  const cri = CriClient.connect(cfg.containerRuntimeEndpoint, { onCall: runtimeOperationMetrics(registry) });
   const node = await nodeFacts(cfg);
   const relister = new Relister(cri, cfg.nodeName);
+  // Admission never judges the pods that already run (adopted after a restart) again: know them before the first desired set.
+  await relister.relist().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'first relist failed (container runtime unreachable?)'));
+  // Admission checks new pods against the node as its Node object has it: allocatable from the host
+  // less --kube-reserved/--system-reserved, --max-pods, --node-labels, --register-with-taints.
+  const localNode = admissionNodeOf(await readHostFacts(cfg.rootDir), { nodeName: cfg.nodeName, ...nodeFlags(cfg) });
   const objects = new ObjectStore();
   const probes = new ProbeManager({ execSync: (id, cmd, t) => cri.execSync(id, cmd, t), log });
   const proxier = createProxier(cfg, registry, log);
@@ -57,11 +67,17 @@ export async function runAgent(cfg: AgentConfig, opts: { join?: JoinFlags } = {}
   if (proxier) await cleanupOtherModes(proxier.mode, log);
   let services: StandaloneServices | undefined;
   let cluster: ClusterLink | undefined;
+  // kubelet's Events: in the log (debug) and, when joined, in the API server.
+  const events = new LogEvents(log, () => cluster?.events);
   const manager = new PodManager(cri, relister, {
     // Static pods read the manifest folder's ConfigMaps and Secrets; API pods the API server's.
-    images: new ImageManager(cri), node, inputs: (pod) => cluster?.podInputs(pod) ?? { objects }, probes, backoff: new Backoff(), log,
-  }, podMetrics(registry), log, { onPodsChanged: () => { services?.changed(); cluster?.podsChanged(); heap.activity(); } });
+    images: new ImageManager(cri), node, inputs: (pod) => cluster?.podInputs(pod) ?? { objects }, probes, backoff: new Backoff(), events, log,
+  }, podMetrics(registry), log, {
+    onPodsChanged: () => { services?.changed(); cluster?.podsChanged(); heap.activity(); },
+    admission: () => cluster?.admissionNode(localNode) ?? localNode,
+  });
   probes.on('result', (ev: { podUid: string }) => manager.wakePod(ev.podUid));
+  probes.on('probe', (ev) => recordProbeEvent(events, ev));
   // With a control plane, Services and EndpointSlices come from the API (apiserver/services.ts):
   // the API server allocates clusterIPs and the EndpointSlice controller computes endpoints.
   if (proxier && !cfg.kubeconfig) {

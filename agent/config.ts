@@ -6,7 +6,8 @@ import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_IPVS_SCHEDULER, IPVS_SCHEDULERS, type IpvsScheduler } from './proxy/ipvs/scheduler.js';
-import { ConfigError } from './util/errors.js';
+import { checkNodeLabels, checkResourceList, checkTaint, parseNodeLabels, parseResourceList, parseTaints, ResourceListError, type NodeConfig, type ResourceList, type Taint } from './apiserver/node-status.js';
+import { ConfigError, errorMessage } from './util/errors.js';
 
 export const PROXY_MODES = ['iptables', 'nftables', 'ipvs', 'none'] as const;
 export const OVERLAYS = ['vxlan', 'host-gw', 'none'] as const;
@@ -46,6 +47,15 @@ export interface AgentConfig {
   masqueradeAll: boolean;
   logFormat: 'json' | 'text';
   logLevel: string;
+  /** --kube-reserved / --system-reserved: taken off the Node's allocatable, which admission checks pods against. */
+  kubeReserved?: ResourceList;
+  systemReserved?: ResourceList;
+  /** --register-with-taints: the taints the Node is created with (not reconciled afterwards, as kubelet). */
+  registerWithTaints?: Taint[];
+  /** --node-labels: the user's labels on the Node, kept reconciled. */
+  nodeLabels?: Record<string, string>;
+  /** --max-pods: pods this node admits at most (the Node's pods capacity). */
+  maxPods: number;
 }
 
 export const DEFAULTS: AgentConfig = {
@@ -70,6 +80,7 @@ export const DEFAULTS: AgentConfig = {
   masqueradeAll: false,
   logFormat: 'json',
   logLevel: 'info',
+  maxPods: 110,
 };
 
 const cidr = z.string().refine((s) => {
@@ -77,6 +88,27 @@ const cidr = z.string().refine((s) => {
 }, 'must be a CIDR such as 10.244.0.0/24');
 const ip = z.string().refine((s) => ipaddr.isValid(s), 'must be an IP address');
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[a-z0-9.-]+):\d{1,5}$/, 'must be HOST:PORT');
+/**
+ * A field given as a flag's text ("cpu=100m,memory=1Gi"; repeated flags arrive as a list
+ * of such texts) or as the file's structured form, checked by node-status.ts's parsers.
+ */
+const nodeField = <T>(fromText: (s: string) => T, fromValue: (v: unknown) => T) => z.unknown().transform((v, ctx) => {
+  try {
+    if (typeof v === 'string') return fromText(v);
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return fromText(v.join(','));
+    return fromValue(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+    return z.NEVER;
+  }
+});
+const isMapping = (v: unknown): v is Record<string, string | number> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' || typeof x === 'number');
+const resourceList = nodeField(parseResourceList, (v) => {
+  if (!isMapping(v)) throw new ResourceListError('must be a mapping of resource names to quantities (cpu: 100m)');
+  return checkResourceList(v);
+});
+const maxPodsMessage = 'must be a whole number, 0 or more';
 const dns1123 = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lowercase DNS-1123 subdomain');
 
 /** Field checks shared by the file and the flags. Keys are AgentConfig names. */
@@ -108,7 +140,29 @@ const fields = z.object({
   masqueradeAll: z.boolean(),
   logFormat: z.enum(['json', 'text']),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
+  kubeReserved: resourceList,
+  systemReserved: resourceList,
+  registerWithTaints: nodeField(parseTaints, (v) => {
+    if (!Array.isArray(v) || !v.every((t) => typeof t === 'object' && t !== null)) throw new ResourceListError('must be a list of taints ({key, value, effect})');
+    return v.map((t: Record<string, unknown>) => checkTaint(t));
+  }),
+  nodeLabels: nodeField(parseNodeLabels, (v) => {
+    if (!isMapping(v)) throw new ResourceListError('must be a mapping of label keys to values');
+    return checkNodeLabels(Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])));
+  }),
+  maxPods: z.coerce.number({ error: maxPodsMessage }).int(maxPodsMessage).min(0, maxPodsMessage),
 }).partial().strict();
+
+/** The flags that shape the Node, under node-status.ts's NodeConfig names. */
+export function nodeFlags(cfg: Pick<AgentConfig, 'kubeReserved' | 'systemReserved' | 'registerWithTaints' | 'nodeLabels' | 'maxPods'>): Pick<NodeConfig, 'kubeReserved' | 'systemReserved' | 'taints' | 'labels' | 'maxPods'> {
+  return {
+    maxPods: cfg.maxPods,
+    ...(cfg.kubeReserved ? { kubeReserved: cfg.kubeReserved } : {}),
+    ...(cfg.systemReserved ? { systemReserved: cfg.systemReserved } : {}),
+    ...(cfg.registerWithTaints ? { taints: cfg.registerWithTaints } : {}),
+    ...(cfg.nodeLabels ? { labels: cfg.nodeLabels } : {}),
+  };
+}
 
 /** KubeletConfiguration (and KubeProxyConfiguration) names → ours. */
 const FILE_ALIASES: Record<string, keyof AgentConfig> = {
@@ -122,6 +176,10 @@ const FILE_ALIASES: Record<string, keyof AgentConfig> = {
   mode: 'proxyMode',
   address: 'kubeletAddress',
   port: 'kubeletPort',
+  kubeReserved: 'kubeReserved',
+  systemReserved: 'systemReserved',
+  registerWithTaints: 'registerWithTaints',
+  maxPods: 'maxPods',
 };
 
 /** The flag that sets an AgentConfig field: podCIDR → pod-cidr. */

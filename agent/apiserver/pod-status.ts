@@ -21,7 +21,8 @@ function dropNulls(v: unknown): unknown {
 export function mergeNodeOwnedStatus(server: JsonObject, ours: JsonObject): JsonObject {
   const out: JsonObject = { ...server };
   for (const k of OWNED_FIELDS) {
-    if (ours[k] === undefined) delete out[k];
+    // An empty list is absent, as the API server stores it (omitempty): no patch to write it again and again.
+    if (ours[k] === undefined || (Array.isArray(ours[k]) && ours[k].length === 0)) delete out[k];
     else out[k] = ours[k];
   }
   const mine = (ours.conditions ?? []) as { type: string }[];

@@ -7,9 +7,11 @@ import type { Logger } from 'pino';
 import type { Pod } from '../pods/api-types.js';
 import { ApiPodError, isApiPod, podFromApi, type ApiPod } from '../pods/api-pod.js';
 import type { PodManager } from '../pods/manager.js';
+import { CONFIG_HASH_ANNOTATION, mirrorPodName } from '../pods/manifest/schema.js';
 import { errorMessage } from '../util/errors.js';
 import { resourcePath, type ApiClient, type KubeObject } from './client.js';
 import { ApiError } from './errors.js';
+import { isMirrorPod, MIRROR_ANNOTATION } from './mirror-pods.js';
 import { podStatusPatch } from './pod-status.js';
 import { Backoff, sleep } from './retry.js';
 import type { Informer, InformerEvent, WatchListOptions } from './watch.js';
@@ -29,6 +31,8 @@ export interface ApiPodsOptions {
   manager: Pick<PodManager, 'setDesired' | 'terminatePod' | 'listPods'>;
   /** status is compared with the server's and patched at least this often (kubelet: 10 s) */
   statusResyncMs?: number;
+  /** the pods bound to this node changed (after the first list): mirror pods follow them */
+  onPodsEvent?: () => void;
   log: Logger;
 }
 
@@ -63,6 +67,7 @@ export class ApiPods {
       this.synced = true;
       this.o.log.info({ pods: this.entries.size }, 'pods from the API server listed');
       this.apply();
+      this.o.onPodsEvent?.();
     });
     this.resync = setInterval(() => this.podsChanged(), this.o.statusResyncMs ?? 10_000);
     this.resync.unref();
@@ -81,6 +86,11 @@ export class ApiPods {
     this.apply();
   }
 
+  /** The pods bound to this node as the API has them (mirror pods too); undefined until listed. */
+  apiPods(): PodObject[] | undefined {
+    return this.synced ? [...this.entries.values()].map((e) => e.obj) : undefined;
+  }
+
   /** The pod manager's statuses changed: write them back soon. */
   podsChanged(): void {
     this.statusDirty = true;
@@ -91,6 +101,11 @@ export class ApiPods {
     const key = keyOf(ev.object);
     if (ev.type === 'DELETED') {
       this.entries.delete(key);
+    } else if (isMirrorPod(ev.object)) {
+      // A static pod's mirror (mirror-pods.ts): never run as an API pod; a new one gets the static pod's status.
+      const before = this.entries.get(key);
+      this.entries.set(key, { obj: ev.object, parsed: undefined });
+      if (before?.obj.metadata.uid !== ev.object.metadata.uid) this.podsChanged();
     } else {
       const before = this.entries.get(key);
       let parsed: ApiPod | undefined;
@@ -104,19 +119,25 @@ export class ApiPods {
       }
       this.entries.set(key, { obj: ev.object, parsed });
     }
-    if (this.synced) this.apply();
+    if (this.synced) {
+      this.apply();
+      this.o.onPodsEvent?.();
+    }
   }
 
   /** Desired set = static pods + API pods not being deleted; deleted ones are finished. */
   private apply(): void {
     const desired: Pod[] = [...(this.staticPods ?? [])];
+    // Pods the API has as Failed or Succeeded (rejected, or done before a restart) are not started again, as kubelet.
+    const finished = new Set<string>();
     for (const e of this.entries.values()) {
       if (!e.parsed) continue;
       if (e.parsed.deletionGraceSeconds !== undefined) this.finish(e.parsed.pod);
       else desired.push(e.parsed.pod);
+      if (e.obj.status?.phase === 'Failed' || e.obj.status?.phase === 'Succeeded') finished.add(e.parsed.pod.metadata.uid);
     }
     // Until both sources spoke, pods found only in the runtime may still be wanted.
-    this.o.manager.setDesired(desired, { complete: this.synced && this.staticPods !== undefined });
+    this.o.manager.setDesired(desired, { complete: this.synced && this.staticPods !== undefined, finished });
   }
 
   /** Graceful deletion: stop the pod within its grace period, then delete it with grace 0. */
@@ -151,9 +172,9 @@ export class ApiPods {
     while (this.statusDirty && !this.abort.signal.aborted) {
       this.statusDirty = false;
       for (const p of this.o.manager.listPods() as Pod[]) {
-        if (!isApiPod(p) || !p.status) continue;
-        const e = this.entries.get(keyOf(p));
-        if (!e || e.obj.metadata.uid !== p.metadata.uid) continue;
+        if (!p.status) continue;
+        const e = isApiPod(p) ? this.entries.get(keyOf(p)) : this.mirrorOf(p);
+        if (!e || (isApiPod(p) && e.obj.metadata.uid !== p.metadata.uid)) continue;
         try {
           await this.patchStatus(e, p.status as unknown as Record<string, unknown>);
         } catch (err) {
@@ -161,6 +182,13 @@ export class ApiPods {
         }
       }
     }
+  }
+
+  /** A static pod's mirror in the API, when it mirrors this version of the pod (same config hash). */
+  private mirrorOf(p: Pod): Entry | undefined {
+    const e = this.entries.get(`${p.metadata.namespace}/${mirrorPodName(p.metadata.name, this.o.nodeName)}`);
+    const hash = p.metadata.annotations?.[CONFIG_HASH_ANNOTATION];
+    return e && hash !== undefined && e.obj.metadata.annotations?.[MIRROR_ANNOTATION] === hash ? e : undefined;
   }
 
   /** PATCH pods/<name>/status with only what changed; on a conflict, read the pod again and retry. */

@@ -8,12 +8,15 @@ import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AgentConfig } from '../config.js';
+import { nodeFlags, type AgentConfig } from '../config.js';
 import type { CriClient } from '../cri/client.js';
 import { isApiPod } from '../pods/api-pod.js';
+import type { AdmissionNode } from '../pods/admission.js';
 import type { Pod } from '../pods/api-types.js';
 import type { PodManager } from '../pods/manager.js';
 import type { PodInputs } from '../pods/worker.js';
+import type { PodEvents } from '../pods/events.js';
+import { mirrorPodName } from '../pods/manifest/schema.js';
 import { hostAddresses } from '../pods/node-info.js';
 import { KubeletApiServer } from '../server/kubelet-api.js';
 import { KubeletAuth } from '../server/kubelet-auth.js';
@@ -21,9 +24,11 @@ import { ServingCertificate } from '../server/serving-cert.js';
 import { statsSummary } from '../server/stats.js';
 import { errorMessage } from '../util/errors.js';
 import { ControlPlane } from './control-plane.js';
+import { ApiEvents } from './events.js';
 import { joinCluster } from './join.js';
-import type { NodeHealth } from './node-status.js';
+import { admissionNodeFromObject, type NodeHealth } from './node-status.js';
 import type { KubeObject } from './client.js';
+import { MirrorPods } from './mirror-pods.js';
 import { ApiObjectCache, DEFAULT_OBJECT_TTL_MS, objectTTLFromNode } from './objects.js';
 import { ApiPods } from './pods.js';
 import { ApiNodeNetwork, type NetworkHandle } from './node-network.js';
@@ -52,11 +57,16 @@ export interface ClusterLink {
   podsChanged(): void;
   /** ConfigMaps, Secrets and service-account tokens of an API pod, from the API server; undefined for static pods */
   podInputs(pod: Pod): PodInputs | undefined;
+  /** The node as admission sees it: the Node in the API once seen (labels and taints added there count), else `local`. */
+  admissionNode(local: AdmissionNode): AdmissionNode;
+  /** kubelet's Events about the pods, recorded in the API server */
+  events: PodEvents;
   stop(): Promise<void>;
 }
 
 export interface ClusterOptions {
-  cfg: Pick<AgentConfig, 'nodeName' | 'rootDir' | 'kubeletAddress' | 'kubeletPort' | 'nodeIP' | 'overlay' | 'podCIDR' | 'podCIDRSet' | 'clusterCIDR'> & { kubeconfig: string };
+  cfg: Pick<AgentConfig, 'nodeName' | 'rootDir' | 'kubeletAddress' | 'kubeletPort' | 'nodeIP' | 'overlay' | 'podCIDR' | 'podCIDRSet' | 'clusterCIDR'
+    | 'kubeReserved' | 'systemReserved' | 'registerWithTaints' | 'nodeLabels' | 'maxPods'> & { kubeconfig: string };
   cri: CriClient;
   manager: PodManager;
   /** served on the kubelet API's /metrics */
@@ -82,6 +92,8 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
       ...(o.cfg.kubeletPort > 0 ? { kubeletPort: o.cfg.kubeletPort } : {}),
       // --node-ip is the address the API server uses for logs/exec (else the first host address)
       ...(o.cfg.nodeIP ? { nodeIPs: [o.cfg.nodeIP] } : {}),
+      // --kube-reserved, --system-reserved, --max-pods, --node-labels, --register-with-taints
+      ...nodeFlags(o.cfg),
     },
     log: o.log,
   });
@@ -93,10 +105,23 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
   network?.start();
   cp.start();
   // Our own Node, as kubelet watches it: the TTL controller's annotation sets how long ConfigMaps and Secrets are cached.
-  const self = cp.watchList<KubeObject>('/api/v1/nodes', () => undefined, { fieldSelector: `metadata.name=${o.cfg.nodeName}` });
+  // Its uid is the owner of the static pods' mirrors.
+  const self = cp.watchList<KubeObject>('/api/v1/nodes', () => mirrors.changed(), { fieldSelector: `metadata.name=${o.cfg.nodeName}` });
   const objects = new ApiObjectCache({ client: cp.client, ttlMs: () => objectTTLFromNode(self.store.get(o.cfg.nodeName)) ?? DEFAULT_OBJECT_TTL_MS, log: o.log });
   const tokens = new ServiceAccountTokens({ client: cp.client, log: o.log });
-  const pods = new ApiPods(cp, { nodeName: o.cfg.nodeName, manager: o.manager, log: o.log });
+  // kubelet names a static pod <name>-<node>, its mirror's name: its Events carry that name and the static pod's own UID.
+  const staticUids = new Set<string>();
+  const events = new ApiEvents({
+    client: cp.client, nodeName: o.cfg.nodeName, registry: o.registry, log: o.log,
+    objectName: (p) => (staticUids.has(p.metadata.uid) ? mirrorPodName(p.metadata.name, o.cfg.nodeName) : p.metadata.name),
+  });
+  const mirrors: MirrorPods = new MirrorPods({
+    nodeName: o.cfg.nodeName, client: cp.client, log: o.log,
+    apiPods: () => pods.apiPods(),
+    nodeUid: () => self.store.get(o.cfg.nodeName)?.metadata.uid ?? cp.nodeStatus.node?.metadata.uid,
+    running: () => (o.manager.listPods() as Pod[]).filter((p) => !isApiPod(p)),
+  });
+  const pods = new ApiPods(cp, { nodeName: o.cfg.nodeName, manager: o.manager, log: o.log, onPodsEvent: () => mirrors.changed() });
   pods.start();
   const services = o.proxier ? new ApiServices(cp, o.proxier, { log: o.log }) : undefined;
   services?.start();
@@ -118,16 +143,30 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
   watchHealth.unref();
   o.log.info({ server: cp.client.server, node: o.cfg.nodeName }, 'connected to the control plane');
   return {
-    setStaticPods: (p) => pods.setStaticPods(p),
-    podsChanged: () => pods.podsChanged(),
+    setStaticPods: (p) => {
+      for (const sp of p) staticUids.add(sp.metadata.uid);
+      pods.setStaticPods(p);
+      mirrors.setStaticPods(p);
+    },
+    podsChanged: () => {
+      pods.podsChanged();
+      mirrors.changed();
+    },
     podInputs: (pod) => (isApiPod(pod) ? { objects: objects.forPod(pod.metadata.uid), tokenProvider: tokens.provider } : undefined),
+    admissionNode: (local) => {
+      const n = self.store.get(o.cfg.nodeName);
+      return n ? admissionNodeFromObject(n, local) : local;
+    },
+    events,
     stop: async () => {
       clearInterval(watchHealth);
       network?.stop();
       kubelet?.cert.stop();
       await kubelet?.server.close();
+      await mirrors.stop();
       await pods.stop();
       await services?.stop();
+      await events.stop();
       await cp.stop();
     },
   };

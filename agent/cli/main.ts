@@ -43,6 +43,11 @@ const runFlags = (cmd: Command): Command => cmd
   .option('--cluster-cidr <cidr>', 'pod network of the whole cluster; traffic from outside it to Services is masqueraded')
   .option('--nodeport-addresses <cidr>', 'node addresses that accept NodePorts (repeatable; default all)', collect)
   .option('--masquerade-all', 'masquerade all Service traffic')
+  .option('--kube-reserved <list>', 'resources kept for Kubernetes daemons, taken off the Node\'s allocatable: cpu=100m,memory=256Mi,ephemeral-storage=1Gi,pid=1000')
+  .option('--system-reserved <list>', 'resources kept for the OS, taken off allocatable (same syntax as --kube-reserved)')
+  .option('--register-with-taints <taints>', 'taints the Node is created with: key=value:Effect,key:Effect (repeatable; Effect NoSchedule, PreferNoSchedule or NoExecute)', collect)
+  .option('--node-labels <labels>', 'labels of the Node: key=value,... (repeatable); in the kubernetes.io and k8s.io namespaces only what kubelet may set (not node-role.kubernetes.io)', collect)
+  .option('--max-pods <n>', `pods this node admits at most (default ${DEFAULTS.maxPods})`)
   .addOption(new Option('--log-format <format>', 'json (default) or text').choices(['json', 'text']))
   .option('--log-level <level>', 'trace, debug, info, warn, error');
 

@@ -24,6 +24,8 @@ export interface CriClientOptions {
   timeoutMs?: number;
   /** How long a call waits for a (re)connection before failing UNAVAILABLE (default 2 s). */
   connectTimeoutMs?: number;
+  /** Told of every unary call when it ends (metrics: cri/metrics.ts). */
+  onCall?: (call: string, seconds: number, ok: boolean) => void;
 }
 
 /** Deadlines of calls that legitimately take long (CNI, image pulls, graceful stops). */
@@ -85,6 +87,7 @@ function toCriError(call: string, err: unknown, context: string | undefined): Cr
 export class CriClient {
   private readonly timeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly onCall: CriClientOptions['onCall'];
 
   private constructor(
     readonly endpoint: string,
@@ -93,6 +96,7 @@ export class CriClient {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2_000;
+    this.onCall = opts.onCall;
   }
 
   /** Opens a lazily connecting channel; no I/O happens until the first call. */
@@ -125,12 +129,20 @@ export class CriClient {
   }
 
   private async unary(service: Service, call: string, request: object, context?: string, deadlineMs?: number): Promise<Raw> {
-    await this.waitReady(call, context);
+    const started = performance.now();
+    const done = (ok: boolean) => this.onCall?.(call, (performance.now() - started) / 1000, ok);
+    try {
+      await this.waitReady(call, context);
+    } catch (err) {
+      done(false);
+      throw err;
+    }
     const m = method(service, call);
     const deadline = Date.now() + (deadlineMs ?? this.timeoutMs);
     return new Promise<Raw>((resolve, reject) => {
       this.client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, request, new grpc.Metadata(),
         { deadline }, (err, res) => {
+          done(!err);
           if (err) reject(toCriError(call, err, context));
           else resolve(decode.asRecord(res) ?? {});
         });

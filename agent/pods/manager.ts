@@ -8,6 +8,7 @@ import { ContainerState, PodSandboxState } from '../cri/types.js';
 import { NotFoundError, type LogQuery, type NodeApi } from '../server/local-api.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { admitPod, rejectedStatus, type AdmissionNode, type AdmittedPod } from './admission.js';
 import type { Pod, PodStatus } from './api-types.js';
 import { readCriLog } from './cri-log.js';
 import { L } from './labels.js';
@@ -37,11 +38,15 @@ export interface ManagerOptions {
   gcMs?: number;
   /** Called when a pod's status changes or a pod goes away (the proxy recomputes endpoints). */
   onPodsChanged?: () => void;
+  /** The node as admission sees it (allocatable, labels, taints); absent: every pod is admitted. */
+  admission?: () => AdmissionNode;
 }
 
 export class PodManager implements NodeApi {
   private readonly workers = new Map<string, PodWorker>();
   private readonly statuses = new Map<string, { pod: Pod; status: PodStatus }>();
+  /** Pods admission turned away, with their Failed status; never run. */
+  private readonly rejected = new Map<string, { pod: Pod; status: PodStatus }>();
   /** The last desired set, by UID. */
   private wanted = new Map<string, Pod>();
   private desiredKnown = false;
@@ -82,20 +87,58 @@ export class PodManager implements NodeApi {
    * The whole desired set (standalone: the manifest folder). Pods not in it are terminated.
    * `complete: false` while a source has not delivered its first state (the API server
    * before its first list): unknown pods found in the runtime are then left alone.
+   * `finished`: UIDs the source knows finished (phase Failed or Succeeded in the API),
+   * which are not started again.
    */
-  setDesired(pods: Pod[], opts: { complete?: boolean } = {}): void {
+  setDesired(pods: Pod[], opts: { complete?: boolean; finished?: ReadonlySet<string> } = {}): void {
     const want = new Map(pods.map((p) => [p.metadata.uid, p]));
     this.wanted = want;
     for (const [uid, w] of this.workers) {
       if (!want.has(uid)) void this.terminateWorker(w);
     }
+    for (const uid of this.rejected.keys()) if (!want.has(uid)) this.rejected.delete(uid);
+    let admitted: AdmittedPod[] | undefined;
     for (const [uid, pod] of want) {
       const w = this.workers.get(uid);
+      if (!w && !this.admit(pod, (admitted ??= this.admittedPods(want)), opts.finished)) continue;
       if (!w || w.terminated) this.startWorker(pod);
       else if (w.terminating) continue; // terminateWorker starts it again once the old one is gone
       else if (JSON.stringify(w.pod) !== JSON.stringify(pod)) w.update(pod); // unchanged pods are not woken
     }
     if (opts.complete !== false) this.desiredKnown = true;
+  }
+
+  /**
+   * kubelet's admission, once per pod: a new pod that does not fit next to the admitted
+   * ones is rejected (phase Failed, never run). Pods the runtime already runs (adopted
+   * after a restart) were admitted before and are not judged again.
+   */
+  private admit(pod: Pod, admitted: AdmittedPod[], finished: ReadonlySet<string> | undefined): boolean {
+    const uid = pod.metadata.uid;
+    if (this.rejected.has(uid)) return false;
+    if (this.relister.pod(uid)) return true;
+    if (finished?.has(uid)) return false;
+    const node = this.opts.admission?.();
+    const r = node ? admitPod(pod, admitted, node) : { admit: true as const };
+    if (r.admit) {
+      admitted.push({ spec: pod.spec });
+      return true;
+    }
+    this.rejected.set(uid, { pod, status: rejectedStatus(pod, r.reason, r.message) });
+    this.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid, reason: r.reason, message: r.message }, 'pod rejected: it does not fit on this node');
+    this.deps.events.event(pod, 'Warning', r.reason, r.message); // as kubelet's rejectPod
+    this.opts.onPodsChanged?.();
+    return false;
+  }
+
+  /** What admission counts: the pods with a worker, and wanted ones the runtime already runs. */
+  private admittedPods(want: Map<string, Pod>): AdmittedPod[] {
+    const out: AdmittedPod[] = [];
+    for (const w of this.workers.values()) {
+      if (!w.terminated && !w.pod.metadata.annotations?.['kna.io/orphan']) out.push({ spec: w.pod.spec, status: this.statuses.get(w.uid)?.status });
+    }
+    for (const [uid, p] of want) if (!this.workers.has(uid) && this.relister.pod(uid)) out.push({ spec: p.spec });
+    return out;
   }
 
   /**
@@ -105,6 +148,7 @@ export class PodManager implements NodeApi {
    */
   async terminatePod(pod: Pod): Promise<void> {
     this.wanted.delete(pod.metadata.uid);
+    this.rejected.delete(pod.metadata.uid);
     let w = this.workers.get(pod.metadata.uid);
     if (!w || w.terminated) {
       // Never started here (or already gone): a worker that only cleans up.
@@ -132,7 +176,7 @@ export class PodManager implements NodeApi {
     this.opts.onPodsChanged?.();
     // Wanted again while it terminated (a manifest removed and put back): start afresh.
     const again = this.wanted.get(w.uid);
-    if (again) this.startWorker(again);
+    if (again && !this.rejected.has(w.uid)) this.startWorker(again);
   }
 
   wakePod(uid: string): void {
@@ -174,7 +218,7 @@ export class PodManager implements NodeApi {
     this.relisting = true;
     const end = this.metrics.relist.startTimer();
     try {
-      const changed = await this.relister.relist();
+      const changed = await this.relister.relist((uid) => this.workers.get(uid)?.busy === true);
       this.lastRelistOk = Date.now();
       for (const uid of changed) this.workers.get(uid)?.wake();
       if (this.desiredKnown) this.adoptOrphans();
@@ -248,6 +292,11 @@ export class PodManager implements NodeApi {
 
   // ------------------------------------------------------------------ NodeApi
 
+  /** kubelet's /runningPods (the runtime's view, as of the last relist). */
+  runningPods(): unknown {
+    return runningPodList(this.relister.all());
+  }
+
   listPods(): unknown[] {
     const out: unknown[] = [];
     for (const w of this.workers.values()) {
@@ -255,6 +304,7 @@ export class PodManager implements NodeApi {
       const st = this.statuses.get(w.uid);
       out.push({ ...w.pod, status: st?.status ?? { phase: 'Pending' } });
     }
+    for (const r of this.rejected.values()) out.push({ ...r.pod, status: r.status });
     // Code-unit order, as the API server lists: localeCompare would build an ICU collator.
     return out.sort((a, b) => { const x = podKey(a), y = podKey(b); return x < y ? -1 : x > y ? 1 : 0; });
   }
@@ -332,6 +382,23 @@ const podKey = (p: unknown) => {
 };
 
 /** A stand-in spec for a pod found only in the runtime, enough to terminate it. */
+/**
+ * kubelet's /runningPods: the pods as the runtime has them (not as wanted), each with
+ * its running containers' names and images; pods with none are left out.
+ */
+export function runningPodList(pods: RuntimePod[]): { kind: 'PodList'; apiVersion: 'v1'; metadata: object; items: unknown[] } {
+  const items = pods.flatMap((rt) => {
+    const running = rt.containers.filter((c) => c.state === ContainerState.RUNNING);
+    if (!running.length) return [];
+    return [{
+      metadata: { name: rt.name, namespace: rt.namespace, uid: rt.uid, creationTimestamp: null },
+      spec: { containers: running.map((c) => ({ name: c.labels[L.containerName] ?? c.metadata?.name ?? '', image: c.image?.image ?? c.imageRef, resources: {} })) },
+      status: {},
+    }];
+  });
+  return { kind: 'PodList', apiVersion: 'v1', metadata: {}, items };
+}
+
 function orphanPod(rt: RuntimePod): Pod {
   return {
     apiVersion: 'v1',

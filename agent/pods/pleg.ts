@@ -45,17 +45,34 @@ function fingerprint(p: RuntimePod | undefined): string {
 export class Relister {
   private pods = new Map<string, RuntimePod>();
   private lastRelist = 0;
+  /** Bumped by every record/refresh; `touched` holds each pod's last bump. */
+  private gen = 0;
+  private readonly touched = new Map<string, number>();
 
   constructor(private readonly cri: CriClient, private readonly nodeName: string) {}
 
-  /** Lists the runtime; returns the UIDs whose sandboxes or containers changed. */
-  async relist(): Promise<Set<string>> {
+  /**
+   * Lists the runtime; returns the UIDs whose sandboxes or containers changed.
+   * A pod whose worker is syncing (`busy`), or recorded or refreshed it while the
+   * lists were in flight, keeps the worker's view and is not reported: the worker
+   * is acting on it, and waking it for its own changes costs a second sync with two
+   * list calls. Whatever its view misses shows at the next relist after it is done.
+   */
+  async relist(busy: (uid: string) => boolean = () => false): Promise<Set<string>> {
+    const started = this.gen;
     const selector = { labelSelector: { [L.managedBy]: MANAGED_BY, [L.node]: this.nodeName } };
     const [sandboxes, containers] = await Promise.all([this.cri.listPodSandbox(selector), this.cri.listContainers(selector)]);
     const next = groupByPod(sandboxes, containers);
     const changed = new Set<string>();
     for (const uid of new Set([...this.pods.keys(), ...next.keys()])) {
-      if (fingerprint(this.pods.get(uid)) !== fingerprint(next.get(uid))) changed.add(uid);
+      if ((this.touched.get(uid) ?? 0) > started || busy(uid)) {
+        const mine = this.pods.get(uid);
+        if (mine) next.set(uid, mine);
+        else next.delete(uid);
+      } else {
+        this.touched.delete(uid);
+        if (fingerprint(this.pods.get(uid)) !== fingerprint(next.get(uid))) changed.add(uid);
+      }
     }
     this.pods = next;
     this.lastRelist = Date.now();
@@ -69,12 +86,14 @@ export class Relister {
     const p = groupByPod(sandboxes, containers).get(uid);
     if (p) this.pods.set(uid, p);
     else this.pods.delete(uid);
+    this.touched.set(uid, ++this.gen);
     return p;
   }
 
   /** What a worker knows the runtime holds for its pod right after making it (instead of a refresh). */
   record(p: RuntimePod): void {
     this.pods.set(p.uid, p);
+    this.touched.set(p.uid, ++this.gen);
   }
 
   pod(uid: string): RuntimePod | undefined {

@@ -10,7 +10,8 @@ import type { Container as ContainerSpec, Pod, PodStatus } from './api-types.js'
 import type { Backoff } from './backoff.js';
 import { containerConfig, type ContainerKind } from './container-config.js';
 import { EnvError, envReferences, resolveCommand, resolveEnv } from './env.js';
-import { ImagePullError, type ImageManager, type PullPolicy } from './images.js';
+import { containerFieldPath, formatPod, Reason, type EventType, type PodEvents } from './events.js';
+import { ImagePullError, type ImageEventSink, type ImageManager, type PullPolicy } from './images.js';
 import { A } from './labels.js';
 import { removeCgroup } from './cgroups.js';
 import { cgroupParent } from './qos.js';
@@ -40,6 +41,8 @@ export interface WorkerDeps {
   inputs(pod: Pod): PodInputs;
   probes: ProbeManager;
   backoff: Backoff;
+  /** kubelet's Events about the pod (the log; the API server's Events when joined) */
+  events: PodEvents;
   log: Logger;
   onStatus(pod: Pod, status: PodStatus): void;
   onRunning(pod: Pod, firstSeen: number): void;
@@ -93,6 +96,11 @@ export class PodWorker {
   update(pod: Pod): void {
     this.pod = pod;
     this.wake();
+  }
+
+  /** A sync (or termination) is in flight. */
+  get busy(): boolean {
+    return this.running !== undefined;
   }
 
   /** Schedules a sync; several wakes during a sync coalesce into one more. */
@@ -220,15 +228,19 @@ export class PodWorker {
     this.probeRunningContainers(obs);
     const actions = computePodActions({ pod: this.pod, sandboxes: obs.sandboxes, containers: obs.containers, probes: this.probeResults(), backoff: this.d.backoff });
     let changed = false;
+    let killed = false;
+    if (actions.createSandbox && actions.sandboxId) this.event('Normal', Reason.sandboxChanged, 'Pod sandbox changed, it will be killed and re-created.');
 
     if (actions.killPod) {
-      await this.killAll(rt, 'PodSandboxChanged');
+      // A new pod's first sync "kills" nothing (kubelet sets KillPod whenever it creates a sandbox).
+      killed = await this.killAll(rt, 'PodSandboxChanged');
       changed = true;
     } else {
       for (const k of actions.containersToKill) {
         this.log.info({ container: k.name, reason: k.reason }, k.message);
-        await this.killContainer(k.containerId, k.name, this.gracePeriod(), k.reason);
+        await this.killContainer(k.containerId, k.name, this.gracePeriod(), k.reason, k.message);
         changed = true;
+        killed = true;
       }
     }
     let sandbox = obs.sandboxes.find((s) => s.id === actions.sandboxId && s.ready);
@@ -248,9 +260,11 @@ export class PodWorker {
       }
     }
     commitBackoff(started, this.d.backoff);
-    for (const w of actions.backoff) this.waiting.set(w.name, { reason: w.reason, message: w.message });
+    for (const w of actions.backoff) {
+      this.waiting.set(w.name, { reason: w.reason, message: w.message });
+      this.event('Warning', Reason.backOff, `Back-off restarting failed container ${w.name} in pod ${formatPod(this.pod)}`, w.name);
+    }
 
-    const killed = actions.killPod || actions.containersToKill.length > 0;
     const finalObs = !changed ? obs
       : killed ? await this.observe(await this.d.relister.refresh(this.uid))
       : await this.afterCreates(rt).catch(async () => this.observe(await this.d.relister.refresh(this.uid))); // e.g. removed meanwhile
@@ -377,11 +391,15 @@ export class PodWorker {
         this.waiting.set(c.name, { reason: 'ContainerCreating', message: errorMessage(err) });
       }
       this.log.warn({ err: errorMessage(err) }, 'FailedMount');
+      this.event('Warning', Reason.failedMount, errorMessage(err));
       return undefined;
     }
     this.log.info({ attempt }, 'creating pod sandbox');
     const t0 = performance.now();
-    const id = await this.d.cri.runPodSandbox(cfg);
+    const id = await this.d.cri.runPodSandbox(cfg).catch((err: unknown) => {
+      this.event('Warning', Reason.failedCreatePodSandBox, `Failed to create pod sandbox: ${errorMessage(err)}`);
+      throw err;
+    });
     const st = await this.d.cri.podSandboxStatus(id);
     this.log.debug({ ms: Math.round(performance.now() - t0) }, 'sandbox running');
     const ips = this.pod.spec.hostNetwork
@@ -399,14 +417,31 @@ export class PodWorker {
     return [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
   }
 
-  /** The image to run, or why not: never rejects, so a lookup left unused (no sandbox) is harmless. */
-  private ensureImage(name: string): Promise<string | Error> {
+  /**
+   * The image to run, or why not: never rejects, so a lookup left unused (no sandbox) is
+   * harmless. Its events but Pulling wait for report(), when the container is started.
+   */
+  private ensureImage(name: string): Promise<{ ref: string | Error; report(): void }> {
     const spec = this.specOf(name)!;
-    return this.d.images.ensure(spec.image, (spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy, this.uid)
-      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    const later: (() => void)[] = [];
+    const sink: ImageEventSink = (type, reason, message) => {
+      const emit = () => this.event(type, reason, message, name);
+      if (reason === Reason.pulling) emit();
+      else later.push(emit);
+    };
+    return this.d.images.ensure(spec.image, (spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy, this.uid, sink)
+      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+      .then((ref) => ({ ref, report: () => later.forEach((f) => f()) }));
   }
 
-  private async startContainer(sandbox: SandboxObservation, sandboxCfg: PodSandboxConfig, name: string, kind: ContainerKind, image: Promise<string | Error>): Promise<boolean> {
+  /** Records a kubelet Event about the pod, or about one of its containers. */
+  private event(type: EventType, reason: string, message: string, container?: string): void {
+    if (this.pod.metadata.annotations?.['kna.io/orphan']) return; // nobody's pod any more
+    const init = container !== undefined && (this.pod.spec.initContainers ?? []).some((c) => c.name === container);
+    this.d.events.event(this.pod, type, reason, message, container === undefined ? undefined : containerFieldPath(init, container));
+  }
+
+  private async startContainer(sandbox: SandboxObservation, sandboxCfg: PodSandboxConfig, name: string, kind: ContainerKind, image: ReturnType<PodWorker['ensureImage']>): Promise<boolean> {
     const spec = this.specOf(name);
     if (!spec) return false;
     const key = this.backoffKey(name);
@@ -415,13 +450,15 @@ export class PodWorker {
     const restartCount = previous ? Number(previous.annotations[A.restartCount] ?? 0) + 1 : 0;
     let imageRef: string;
     try {
-      const ref = await image;
+      const { ref, report } = await image;
+      report();
       if (ref instanceof Error) throw ref;
       imageRef = ref;
     } catch (err) {
       if (err instanceof ImagePullError) {
         this.waiting.set(name, { reason: err.reason, message: err.message });
         this.log.warn({ container: name, reason: err.reason }, err.message);
+        this.event('Warning', Reason.failed, `Error: ${err.reason}`, name);
         return false;
       }
       throw err;
@@ -445,14 +482,17 @@ export class PodWorker {
       cfg.image = { image: imageRef, userSpecifiedImage: spec.image };
       const t1 = performance.now();
       id = await this.d.cri.createContainer(sandbox.id, cfg, sandboxCfg);
+      this.event('Normal', Reason.created, `Created container: ${name}`, name);
       const t2 = performance.now();
       await this.d.cri.startContainer(id);
+      this.event('Normal', Reason.started, `Started container ${name}`, name);
       this.made.containers.push({ id, sandboxId: sandbox.id });
       this.log.debug({ container: name, createMs: Math.round(t2 - t1), startMs: Math.round(performance.now() - t2) }, 'container created and started');
     } catch (err) {
       const reason = err instanceof EnvError ? 'CreateContainerConfigError' : id ? 'RunContainerError' : 'CreateContainerError';
       this.waiting.set(name, { reason, message: errorMessage(err) });
       this.log.warn({ container: name, reason, err: errorMessage(err) }, 'cannot start container');
+      this.event('Warning', Reason.failed, `Error: ${errorMessage(err)}`, name);
       if (id) await this.d.cri.removeContainer(id).catch(() => undefined);
       this.d.backoff.failed(key, Date.now());
       return false;
@@ -463,6 +503,8 @@ export class PodWorker {
       const r = await runHook(spec.lifecycle.postStart, { execSync: (cid, cmd, t) => this.d.cri.execSync(cid, cmd, t), containerId: id, podIP: sandbox.podIPs[0] ?? '', container: spec, timeoutSec: this.gracePeriod() });
       if (!r.ok) {
         this.log.warn({ container: name, message: r.message }, 'FailedPostStartHook');
+        this.event('Warning', Reason.failedPostStartHook, r.message, name);
+        this.event('Normal', Reason.killing, 'FailedPostStartHook', name);
         await this.d.cri.stopContainer(id, this.gracePeriod()).catch(() => undefined);
         this.waiting.set(name, { reason: 'PostStartHookError', message: r.message });
         return true;
@@ -473,7 +515,7 @@ export class PodWorker {
   }
 
   /** preStop (bounded by the grace period), then StopContainer with what is left of it. */
-  private async killContainer(id: string, name: string, graceSec: number, reason: string): Promise<void> {
+  private async killContainer(id: string, name: string, graceSec: number, reason: string, message = `Stopping container ${name}`): Promise<void> {
     const spec = [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
     const started = Date.now();
     this.d.probes.removeContainer(this.uid, name);
@@ -481,20 +523,25 @@ export class PodWorker {
       const podIP = this.status?.podIP ?? '';
       const hook = runHook(spec.lifecycle.preStop, { execSync: (cid, cmd, t) => this.d.cri.execSync(cid, cmd, t), containerId: id, podIP, container: spec, timeoutSec: graceSec });
       const r = await Promise.race([hook, new Promise<undefined>((res) => setTimeout(() => res(undefined), graceSec * 1000).unref())]);
-      if (r && !r.ok) this.log.warn({ container: name, message: r.message }, 'FailedPreStopHook');
+      if (r && !r.ok) {
+        this.log.warn({ container: name, message: r.message }, 'FailedPreStopHook');
+        this.event('Warning', Reason.failedPreStopHook, r.message, name);
+      }
     }
     // kubelet grants at least 2 s after preStop, so SIGTERM always gets a chance.
     const left = Math.max(2, Math.ceil(graceSec - (Date.now() - started) / 1000));
     this.log.info({ container: name, reason, graceSec: left }, 'stopping container');
+    this.event('Normal', Reason.killing, message, name);
     await this.d.cri.stopContainer(id, left).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
   }
 
-  private async killAll(rt: RuntimePod | undefined, reason: string, graceSec = this.gracePeriod()): Promise<void> {
+  /** Stops the pod's live containers and ready sandboxes; says whether there were any. */
+  private async killAll(rt: RuntimePod | undefined, reason: string, graceSec = this.gracePeriod()): Promise<boolean> {
     const running = (rt?.containers ?? []).filter((c) => c.state === ContainerState.RUNNING || c.state === ContainerState.CREATED);
+    const ready = (rt?.sandboxes ?? []).filter((s) => s.state === PodSandboxState.READY);
     await Promise.all(running.map((c) => this.killContainer(c.id, c.metadata?.name ?? '', graceSec, reason)));
-    for (const s of rt?.sandboxes ?? []) {
-      if (s.state === PodSandboxState.READY) await this.d.cri.stopPodSandbox(s.id).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
-    }
+    for (const s of ready) await this.d.cri.stopPodSandbox(s.id).catch((err: unknown) => { if (!isNotFound(err)) throw err; });
+    return running.length + ready.length > 0;
   }
 
   private async terminateNow(): Promise<void> {

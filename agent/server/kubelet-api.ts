@@ -2,7 +2,7 @@
 // logs/exec/port-forward, metrics-server, Prometheus) calls it with a client
 // certificate or a bearer token. Every request is authenticated and authorized
 // (kubelet-auth.ts) before it reaches a handler. Plain requests share the local
-// API's handlers; exec/attach/portForward upgrades (WebSocket or SPDY) are proxied
+// API's handlers (and /runningPods, the runtime's view); exec/attach/portForward upgrades (WebSocket or SPDY) are proxied
 // to the container runtime's streaming server, which speaks those protocols itself.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,6 +20,8 @@ import { resourceMetrics, type Summary } from './stats.js';
 export interface StreamingApi extends NodeApi {
   attachUrl(ns: string, pod: string, container: string | undefined, opts: { stdin: boolean; tty: boolean }): Promise<string>;
   portForwardUrl(ns: string, pod: string, ports: number[]): Promise<string>;
+  /** /runningPods: a PodList of what the runtime runs */
+  runningPods(): unknown;
 }
 
 export interface KubeletApiOptions {
@@ -115,6 +117,8 @@ export class KubeletApiServer {
         res.writeHead(h.healthy ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8' }).end(h.healthy ? 'ok' : `[-]pods failed: ${h.message}\n`);
       } else if (req.method === 'GET' && (path === '/pods' || first === 'containerLogs')) {
         await handleNodeApi(this.o.pods, {}, req, res);
+      } else if (req.method === 'GET' && path === '/runningPods') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.o.pods.runningPods()));
       } else if (req.method === 'GET' && path === '/stats/summary') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(await this.o.stats()));
       } else if (req.method === 'GET' && path === '/metrics') {

@@ -244,10 +244,64 @@ export function nodeRestriction(r: Request, verb: string, old: Obj | undefined, 
       if (o.metadata.namespace !== 'kube-node-lease' || o.metadata.name !== node) throw deny(`can only access node lease with the same name as the requesting node`);
       return;
     case 'pods': {
+      if (verb === 'create' && !r.subresource) return mirrorPodCreate(r, o, node, deny);
+      // The pod itself: create (above) and delete only; its status: update and patch.
+      if (!r.subresource && verb !== 'delete') throw deny(`unexpected operation "${verb}", node "${node}" can only create and delete mirror pods`);
       const bound = (old as Any | undefined)?.spec?.nodeName ?? o.spec?.nodeName;
       if (bound !== node) throw deny(`node "${node}" can only ${verb} pods with spec.nodeName set to itself`);
-      if (verb === 'create' && o.metadata.annotations?.['kubernetes.io/config.mirror'] === undefined) throw deny(`pod does not have "kubernetes.io/config.mirror" annotation, node "${node}" can only create mirror pods`);
       return;
     }
   }
+}
+
+/**
+ * NodeRestriction's admitPodCreate: a node creates only mirror pods, bound to itself,
+ * owned by its own Node (one controller reference with the Node's uid, not blocking
+ * deletion), and referencing no other API object it could read through the pod.
+ */
+function mirrorPodCreate(r: Request, pod: Any, node: string, deny: (why: string) => HttpError): void {
+  if (pod.metadata.annotations?.['kubernetes.io/config.mirror'] === undefined) throw deny(`pod does not have "kubernetes.io/config.mirror" annotation, node "${node}" can only create mirror pods`);
+  if (pod.spec?.nodeName !== node) throw deny(`node "${node}" can only create pods with spec.nodeName set to itself`);
+  const owners = (pod.metadata.ownerReferences ?? []) as Any[];
+  if (owners.length > 1) throw deny(`node "${node}" can only create pods with a single owner reference set to itself`);
+  const owner = owners[0];
+  if (!owner || owner.apiVersion !== 'v1' || owner.kind !== 'Node' || owner.name !== node) throw deny(`node "${node}" can only create pods with an owner reference set to itself`);
+  if (owner.controller !== true) throw deny(`node "${node}" can only create pods with a controller owner reference set to itself`);
+  if (owner.blockOwnerDeletion === true) throw deny(`node "${node}" must not set blockOwnerDeletion on an owner reference`);
+  const self = r.store.get('nodes', undefined, node);
+  if (!self) throw new HttpError(404, 'NotFound', `nodes "${node}" not found`, { name: node, kind: 'nodes' });
+  if (owner.uid !== self.metadata.uid) throw deny(`node ${node} UID mismatch: expected ${String(owner.uid)} got ${String(self.metadata.uid)}`);
+  const spec = pod.spec ?? {};
+  if (spec.serviceAccountName || spec.serviceAccount) throw deny(`node "${node}" can not create pods that reference a service account`);
+  const refs = podReferences(spec);
+  if (refs.secrets) throw deny(`node "${node}" can not create pods that reference secrets`);
+  if (refs.configMaps) throw deny(`node "${node}" can not create pods that reference configmaps`);
+  if (refs.clusterTrustBundles) throw deny(`node "${node}" can not create pods that reference clustertrustbundles`);
+  if (refs.pvcs) throw deny(`node "${node}" can not create pods that reference persistentvolumeclaims`);
+}
+
+/** Which kinds of API object a pod spec names (volumes, env, envFrom, image pull secrets). */
+function podReferences(spec: Any): { secrets: boolean; configMaps: boolean; clusterTrustBundles: boolean; pvcs: boolean } {
+  const out = { secrets: (spec.imagePullSecrets ?? []).length > 0, configMaps: false, clusterTrustBundles: false, pvcs: false };
+  for (const v of (spec.volumes ?? []) as Any[]) {
+    if (v.secret || v.azureFile || v.cephfs?.secretRef || v.cinder?.secretRef || v.flexVolume?.secretRef || v.rbd?.secretRef || v.scaleIO?.secretRef || v.iscsi?.secretRef || v.storageos?.secretRef || v.csi?.nodePublishSecretRef) out.secrets = true;
+    if (v.configMap) out.configMaps = true;
+    if (v.persistentVolumeClaim) out.pvcs = true;
+    for (const src of (v.projected?.sources ?? []) as Any[]) {
+      if (src.secret) out.secrets = true;
+      if (src.configMap) out.configMaps = true;
+      if (src.clusterTrustBundle) out.clusterTrustBundles = true;
+    }
+  }
+  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])] as Any[]) {
+    for (const e of (c.envFrom ?? []) as Any[]) {
+      if (e.secretRef) out.secrets = true;
+      if (e.configMapRef) out.configMaps = true;
+    }
+    for (const e of (c.env ?? []) as Any[]) {
+      if (e.valueFrom?.secretKeyRef) out.secrets = true;
+      if (e.valueFrom?.configMapKeyRef) out.configMaps = true;
+    }
+  }
+  return out;
 }

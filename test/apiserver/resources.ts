@@ -15,6 +15,8 @@ export interface ResourceType {
   subresources: Record<string, { kind: string; verbs: string[] }>;
   /** field selector labels beyond metadata.name / metadata.namespace */
   fields?: string[];
+  /** field labels that read another path (Events' `source` is source.component) */
+  fieldPaths?: Record<string, string>;
   /** PUT/PATCH of the main resource ignores status (it has a status subresource) */
   statusSubresource?: boolean;
   /** "create"-only virtual resources (reviews): no storage */
@@ -45,6 +47,7 @@ export const RESOURCES: ResourceType[] = [
   rt({
     group: '', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev'],
     fields: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+    fieldPaths: { source: 'source.component' },
   }),
   rt({ group: '', version: 'v1', resource: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'], subresources: { token: { kind: 'TokenRequest', verbs: ['create'] } } }),
   rt({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', singular: 'lease', kind: 'Lease', namespaced: true }),

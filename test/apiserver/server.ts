@@ -382,7 +382,8 @@ export class TestApiServer {
     const fields = parseFieldSelector(q.get('fieldSelector') ?? '');
     const supported = supportedFields(rt);
     for (const f of fields) if (!supported.has(f.field)) throw badRequest(`field label not supported: ${f.field}`);
-    return (o) => matchLabels(labels, o.metadata.labels) && matchFields(fields, o);
+    const paths = fields.map((f) => ({ ...f, field: rt.fieldPaths?.[f.field] ?? f.field }));
+    return (o) => matchLabels(labels, o.metadata.labels) && matchFields(paths, o);
   }
 
   private list(res: ServerResponse, rt: ResourceType, ns: string, q: URLSearchParams): void {

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PodSandboxConfig } from '../../agent/cri/types.js';
 import { startContainerd } from '../harness/containerd.js';
 import { TestAgent, type PodJson } from '../harness/agent.js';
+import { freePort } from '../harness/proxy-lab.js';
 
 const N = Number(process.env.KNA_BENCH_PODS ?? 30);
 const OBSERVE = process.env.KNA_BENCH_OBSERVE === 'api' ? 'api' : 'log';
@@ -134,9 +135,30 @@ async function removeAll(agent: TestAgent, names: string[]): Promise<void> {
   while ((await listPods(agent.rootDir)).length) await sleep(100);
 }
 
+/** The agent's CRI calls so far by operation (kubelet_runtime_operations_total). */
+async function criCalls(metricsPort: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  return new Map([...text.matchAll(/^kubelet_runtime_operations_total\{operation_type="([a-z_]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
+/** Calls per pod between two readings, by operation, the busiest first. */
+function callsPerPod(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const per = [...after].map(([op, n]) => [op, +((n - (before.get(op) ?? 0)) / N).toFixed(1)] as const).filter(([, n]) => n > 0);
+  return Object.fromEntries(per.sort((a, b) => b[1] - a[1]));
+}
+
+/** CPU time (user + system) the process has used, ms. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
 async function main(): Promise<void> {
   const containerd = await startContainerd({ name: 'bench' });
-  const agent = new TestAgent(containerd); // info logs time the pods (AgentLog)
+  const metricsPort = await freePort();
+  // info logs time the pods (AgentLog); metrics count its CRI calls
+  const agent = new TestAgent(containerd, ['--metrics-bind-address', `127.0.0.1:${metricsPort}`]);
   const log = new AgentLog(join(agent.base, 'kna.log'));
   try {
     const cri = containerd.cri;
@@ -176,7 +198,9 @@ async function main(): Promise<void> {
     const parRef = parRes.map((r) => r.ms);
     await refClean(parRes.map((r) => r.id));
     const parNames = Array.from({ length: N }, (_, i) => `par-${i}`);
+    const [calls0, cpu0] = [await criCalls(metricsPort), cpuMs(agent.pid!)];
     const parOurs = await agentRound(agent, log, parNames, true);
+    const [calls1, cpu1] = [await criCalls(metricsPort), cpuMs(agent.pid!)];
     const rssMb = () => +(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agent.pid!}/status`, 'utf8'))?.[1] ?? 0) / 1024).toFixed(1);
     // Right after the burst, and once the 30 pods have run quietly for a while.
     const rssBurst = rssMb();
@@ -197,6 +221,9 @@ async function main(): Promise<void> {
     const seq = row('sequential', seqOurs, seqRef);
     const par = row('all-at-once', parOurs, parRef);
     emit({ agent_rss_mb: rssSteady, agent_rss_after_burst_mb: rssBurst, pods: N });
+    // What the agent spent on the all-at-once round: its CRI calls (the reference makes 4 per pod) and its CPU.
+    const perPod = callsPerPod(calls0, calls1);
+    emit({ mode: 'all-at-once', agent_cri_calls_per_pod: +Object.values(perPod).reduce((a, b) => a + b, 0).toFixed(1), agent_cpu_ms: Math.round(cpu1 - cpu0), by_operation: perPod });
     emit({
       summary: 'pod-startup', units: `ms (p50, manifest seen → Running, observed by the agent's ${OBSERVE}; reference: direct CRI calls)`,
       ours: seq.ours_p50_ms, reference: seq.reference_p50_ms, ratio: +(seq.ours_p50_ms / seq.reference_p50_ms).toFixed(3),

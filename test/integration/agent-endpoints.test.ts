@@ -2,17 +2,10 @@
 // root-only local socket, `kna logs -f`, and clear errors for bad flags.
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { nodePerFile } from '../harness/agent.js';
-
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as { port: number };
-    s.close(() => resolve(port));
-  });
-});
+import { freePort } from '../harness/proxy-lab.js';
 
 let healthz: number;
 let metrics: number;
@@ -41,6 +34,8 @@ spec:
     /^kubelet_running_pods 1$/m,
     /^kubelet_running_containers\{container_state="running"\} 1$/m,
     /^kubelet_pleg_relist_duration_seconds_count [1-9]\d*$/m,
+    /^kubelet_runtime_operations_total\{operation_type="run_podsandbox"\} 1$/m,
+    /^kubelet_runtime_operations_total\{operation_type="list_containers"\} [1-9]\d*$/m,
   ];
   // Gauges follow the relist loop, so give it a moment after the pod runs.
   await node.agent.waitFor('pod metrics', async () => {

@@ -123,6 +123,11 @@ test('an authorized user lists pods, reads logs, stats and metrics', async () =>
     return list.items.find((p) => p.metadata.name === POD)?.status.phase === 'Running' ? list : undefined;
   }, 60_000).catch(withLog);
   assert.equal(pods.kind, 'PodList');
+  // /runningPods: the runtime's view, the running container's name and image.
+  const running = JSON.parse((await get('/runningPods', { token: ALICE })).body) as { kind: string; items: { metadata: { name: string; namespace: string }; spec: { containers: { name: string; image: string }[] } }[] };
+  assert.equal(running.kind, 'PodList');
+  assert.deepEqual(running.items.find((p) => p.metadata.name === POD)?.spec.containers.map((c) => c.name), ['c']);
+  assert.equal((await get('/runningPods', { token: BOB })).status, 403);
   const logs = await eventually('the log line', () => get(`/containerLogs/default/${POD}/c?tailLines=5`, { token: ALICE }).then((r) => (r.body.includes('hello-from-kna-t') ? r : undefined)));
   assert.equal(logs.status, 200);
   assert.equal((await get(`/containerLogs/default/${POD}/nope`, { token: ALICE })).status, 404);

@@ -66,3 +66,52 @@ test('joined (--kubeconfig, or `kna join`): no --peers needed, and without --pod
   writeFileSync(join(dir, 'kna.yaml'), 'podCIDR: 10.240.8.0/24\n');
   assert.equal(resolveConfig(joined, join(dir, 'kna.yaml')).podCIDRSet, true);
 });
+
+test('node flags: --kube-reserved, --system-reserved, --register-with-taints, --node-labels, --max-pods, and their file fields', (t) => {
+  const cfg = resolveConfig({
+    kubeReserved: 'cpu=100m,memory=256Mi', systemReserved: 'ephemeral-storage=1Gi,pid=100',
+    registerWithTaints: ['dedicated=infra:NoSchedule', 'gpu:NoExecute'], nodeLabels: ['zone=a,tier=', 'node.kubernetes.io/pool=x'], maxPods: '20',
+  });
+  assert.deepEqual(cfg.kubeReserved, { cpu: '100m', memory: '256Mi' });
+  assert.deepEqual(cfg.systemReserved, { 'ephemeral-storage': '1Gi', pid: '100' });
+  assert.deepEqual(cfg.registerWithTaints, [{ key: 'dedicated', value: 'infra', effect: 'NoSchedule' }, { key: 'gpu', effect: 'NoExecute' }]);
+  assert.deepEqual(cfg.nodeLabels, { zone: 'a', tier: '', 'node.kubernetes.io/pool': 'x' });
+  assert.equal(cfg.maxPods, 20);
+  assert.equal(resolveConfig({}).maxPods, 110);
+
+  const bad = (flags: Record<string, unknown>, re: RegExp) => assert.throws(() => resolveConfig(flags), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(flags));
+  bad({ kubeReserved: 'gpu=1' }, /^--kube-reserved: "gpu": only cpu, memory, ephemeral-storage and pid can be reserved$/);
+  bad({ systemReserved: 'cpu=lots' }, /^--system-reserved: cpu=lots: /);
+  bad({ kubeReserved: 'memory=-1Gi' }, /^--kube-reserved: memory=-1Gi: must be greater than or equal to 0$/);
+  bad({ kubeReserved: 'cpu' }, /^--kube-reserved: "cpu" must be cpu\|memory\|ephemeral-storage\|pid=QUANTITY$/);
+  bad({ registerWithTaints: ['a=b:Sometimes'] }, /^--register-with-taints: effect "Sometimes": must be one of NoSchedule/);
+  bad({ registerWithTaints: ['bad key!:NoSchedule'] }, /^--register-with-taints: key "bad key!": name part must consist of alphanumeric/);
+  bad({ nodeLabels: ['node-role.kubernetes.io/worker='] }, /^--node-labels: unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: \[node-role\.kubernetes\.io\/worker\]; .*allowed prefix \(kubelet\.kubernetes\.io, node\.kubernetes\.io\)/);
+  bad({ nodeLabels: ['example.k8s.io/x=1'] }, /unknown 'kubernetes.io' or 'k8s.io' labels/);
+  bad({ nodeLabels: ['zone=a b'] }, /^--node-labels: invalid node labels: 'a b' - a valid label must be/);
+  bad({ nodeLabels: ['zone'] }, /^--node-labels: "zone" must be key=value$/);
+  bad({ maxPods: 'many' }, /^--max-pods: must be a whole number, 0 or more$/);
+  bad({ maxPods: '-1' }, /^--max-pods: must be a whole number, 0 or more$/);
+  // Allowed in kubernetes.io: kubelet's own labels and namespaces.
+  assert.deepEqual(resolveConfig({ nodeLabels: ['topology.kubernetes.io/zone=z1,kubelet.kubernetes.io/x=y,a.node.kubernetes.io/b=c'] }).nodeLabels,
+    { 'topology.kubernetes.io/zone': 'z1', 'kubelet.kubernetes.io/x': 'y', 'a.node.kubernetes.io/b': 'c' });
+
+  const dir = mkdtempSync(join(tmpdir(), 'kna-t-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'kubelet.yaml');
+  writeFileSync(file, `kind: KubeletConfiguration
+kubeReserved: { cpu: 200m, memory: 1Gi }
+systemReserved: { cpu: "0.5" }
+registerWithTaints: [{ key: dedicated, value: infra, effect: NoExecute }]
+maxPods: 50
+`);
+  const fromFile = resolveConfig({ maxPods: '60' }, file);
+  assert.deepEqual(fromFile.kubeReserved, { cpu: '200m', memory: '1Gi' });
+  assert.deepEqual(fromFile.systemReserved, { cpu: '0.5' });
+  assert.deepEqual(fromFile.registerWithTaints, [{ key: 'dedicated', value: 'infra', effect: 'NoExecute' }]);
+  assert.equal(fromFile.maxPods, 60, 'the flag wins');
+  writeFileSync(file, 'registerWithTaints: [{ key: dedicated, effect: Never }]\n');
+  assert.throws(() => resolveConfig({}, file), (e: unknown) => e instanceof ConfigError && e.message === `${file}: registerWithTaints: effect "Never": must be one of NoSchedule, PreferNoSchedule, NoExecute`);
+  writeFileSync(file, 'kubeReserved: 100m\n');
+  assert.throws(() => resolveConfig({}, file), /kubeReserved: "100m" must be cpu\|memory/);
+});
