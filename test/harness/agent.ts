@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path';
 import { after, before, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
+import type { ApiClient } from '../../agent/apiserver/client.js';
+import { TestApiServer, type TestApiServerOptions } from '../apiserver/server.js';
+import { adminClient } from './apiserver.js';
 import { startContainerd, type Containerd } from './containerd.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
@@ -227,4 +230,47 @@ export function nodePerFile(name: string, extraArgs: () => string[] | Promise<st
     await node.containerd?.stop();
   });
   return node;
+}
+
+/** `kna join` flags for a node joining `server` with a new bootstrap token. */
+export const joinArgs = (server: TestApiServer): string[] =>
+  ['--server', server.url, '--token', server.createBootstrapToken(), '--discovery-token-ca-cert-hash', server.caHash];
+
+export interface JoinedNode { server: TestApiServer; admin: ApiClient; containerd: Containerd; agent: TestAgent }
+
+export interface JoinedNodeOptions {
+  /** the double's options; CSRs are approved automatically unless said otherwise */
+  server?: TestApiServerOptions;
+  /** more agent flags, given the server */
+  args?: (server: TestApiServer) => string[];
+  /** static pods: file name → manifest text */
+  manifests?: Record<string, string>;
+}
+
+/**
+ * A joined node for one test file: the API server double with an admin client, a private
+ * containerd, and `kna join` with a bootstrap token, made in before() and removed in after().
+ */
+export function joinedNodePerFile(name: string, o: JoinedNodeOptions = {}): JoinedNode {
+  const n = {} as JoinedNode;
+  before(async () => {
+    n.server = await TestApiServer.start({ autoApproveCsrs: true, ...o.server });
+    n.admin = adminClient(n.server);
+    n.containerd = await startContainerd({ name });
+    n.agent = new TestAgent(n.containerd, [...joinArgs(n.server), ...(o.args?.(n.server) ?? [])], { command: 'join' });
+    for (const [file, text] of Object.entries(o.manifests ?? {})) n.agent.writeManifest(file, text);
+    n.agent.start();
+  });
+  after(async () => {
+    await n.agent?.stop();
+    await n.containerd?.stop();
+    n.admin?.close();
+    await n.server?.stop();
+  });
+  return n;
+}
+
+/** Rethrows `err` with the last `lines` lines of the agent's log appended (for .catch on waits). */
+export function withAgentLog(agent: () => TestAgent, lines = 40): (err: unknown) => never {
+  return (err) => { throw new Error(`${(err as Error).message}\nagent log:\n${agent().log().split('\n').slice(-lines).join('\n')}`); };
 }

@@ -6,15 +6,13 @@
 // kubelet's name. Then the API sink on its own: repeats patched, a deleted Event
 // created again, a server gone away neither blocks nor fails the caller.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { ApiClient, resourcePath, type KubeObject } from '../../agent/apiserver/client.js';
 import { ApiEvents, type CoreEvent } from '../../agent/apiserver/events.js';
 import { createLogger } from '../../agent/util/log.js';
-import { TestApiServer } from '../apiserver/server.js';
-import { TestAgent } from '../harness/agent.js';
-import { adminClient, eventually, startTestApiServer } from '../harness/apiserver.js';
-import { startContainerd, type Containerd } from '../harness/containerd.js';
+import { joinedNodePerFile, withAgentLog } from '../harness/agent.js';
+import { eventually, startTestApiServer } from '../harness/apiserver.js';
 
 const NODE = 'kna-t-node'; // the harness's --node-name
 const BUSYBOX = 'localhost/kna/busybox:latest';
@@ -23,36 +21,18 @@ interface PodObj extends KubeObject {
   status?: { phase?: string; containerStatuses?: { restartCount: number }[] };
 }
 
-let server: TestApiServer;
-let admin: ApiClient;
-let containerd: Containerd;
-let agent: TestAgent;
 
-before(async () => {
-  server = await TestApiServer.start({ autoApproveCsrs: true });
-  admin = adminClient(server);
-  containerd = await startContainerd({ name: 'apiev' });
-  agent = new TestAgent(containerd, ['--server', server.url, '--token', server.createBootstrapToken(), '--discovery-token-ca-cert-hash', server.caHash], { command: 'join' });
-  agent.writeManifest('static.yaml', `
+const joined = joinedNodePerFile('apiev', { manifests: { 'static.yaml': `
 apiVersion: v1
 kind: Pod
 metadata: { name: kna-t-ev-static }
 spec:
   terminationGracePeriodSeconds: 0
   containers: [{ name: s, image: ${BUSYBOX}, imagePullPolicy: IfNotPresent, command: [sleep, '3600'] }]
-`);
-  agent.start();
-});
-
-after(async () => {
-  await agent?.stop();
-  await containerd?.stop();
-  admin?.close();
-  await server?.stop();
-});
+` } });
 
 const ns = (resource: string, name?: string) => resourcePath({ resource, namespace: 'default', ...(name ? { name } : {}) });
-const withLog = (err: unknown): never => { throw new Error(`${(err as Error).message}\nagent log:\n${agent.log().split('\n').slice(-40).join('\n')}`); };
+const withLog = withAgentLog(() => joined.agent);
 
 function pod(name: string, container: Record<string, unknown>, spec: Record<string, unknown> = {}) {
   return {
@@ -68,7 +48,7 @@ function pod(name: string, container: Record<string, unknown>, spec: Record<stri
 /** The Events about one object, as `kubectl describe` asks for them. */
 async function eventsOf(name: string, uid?: string): Promise<CoreEvent[]> {
   const sel = [`involvedObject.name=${name}`, 'involvedObject.namespace=default', 'involvedObject.kind=Pod', ...(uid ? [`involvedObject.uid=${uid}`] : [])].join(',');
-  return (await admin.list<CoreEvent>(ns('events'), { fieldSelector: sel })).items;
+  return (await joined.admin.list<CoreEvent>(ns('events'), { fieldSelector: sel })).items;
 }
 
 const summary = (evs: CoreEvent[]) => evs.map((e) => `${e.type} ${e.reason} ${e.involvedObject.fieldPath ?? '-'} x${e.count}: ${e.message}`).join('\n');
@@ -88,11 +68,11 @@ const one = (evs: CoreEvent[], reason: string, fieldPath?: string) => {
 };
 
 test('a pod from the API: Pulled (already present), Created, Started per container, as kubelet records them; Killing on delete', async () => {
-  const created = await admin.create<PodObj>(ns('pods'), pod('kna-t-ev-run', {}, {
+  const created = await joined.admin.create<PodObj>(ns('pods'), pod('kna-t-ev-run', {}, {
     initContainers: [{ name: 'init', image: BUSYBOX, imagePullPolicy: 'IfNotPresent', command: ['true'] }],
   }));
   const uid = created.metadata.uid!;
-  await eventually('Running in the API', async () => (await admin.get<PodObj>(ns('pods', 'kna-t-ev-run'))).status?.phase === 'Running' || undefined, 60_000).catch(withLog);
+  await eventually('Running in the API', async () => (await joined.admin.get<PodObj>(ns('pods', 'kna-t-ev-run'))).status?.phase === 'Running' || undefined, 60_000).catch(withLog);
   const evs = await waitEvents('kna-t-ev-run', 'Started of the app container', (e) => e.some((x) => x.reason === 'Started' && x.involvedObject.fieldPath === 'spec.containers{c}'));
   for (const [fieldPath, c] of [['spec.initContainers{init}', 'init'], ['spec.containers{c}', 'c']] as const) {
     const pulled = one(evs, 'Pulled', fieldPath);
@@ -111,7 +91,7 @@ test('a pod from the API: Pulled (already present), Created, Started per contain
   assert.match(started.metadata.name, /^kna-t-ev-run\.[0-9a-f]{16}$/);
   assert.ok(started.firstTimestamp && started.firstTimestamp === started.lastTimestamp);
   // kubectl's own selectors work on them (source is source.component).
-  const bySource = (await admin.list<CoreEvent>(ns('events'), { fieldSelector: `involvedObject.uid=${uid},source=kubelet,reason=Started` })).items;
+  const bySource = (await joined.admin.list<CoreEvent>(ns('events'), { fieldSelector: `involvedObject.uid=${uid},source=kubelet,reason=Started` })).items;
   assert.equal(bySource.length, 2);
 
   // Resyncs of a running pod record nothing new.
@@ -120,13 +100,13 @@ test('a pod from the API: Pulled (already present), Created, Started per contain
   assert.equal(later.length, 6, `still six Events:\n${summary(later)}`);
   assert.ok(later.every((e) => e.count === 1 && e.type === 'Normal'), summary(later));
 
-  await admin.delete(ns('pods', 'kna-t-ev-run'));
+  await joined.admin.delete(ns('pods', 'kna-t-ev-run'));
   const killing = one(await waitEvents('kna-t-ev-run', 'Killing', (e) => e.some((x) => x.reason === 'Killing')), 'Killing', 'spec.containers{c}');
   assert.equal(killing.message, 'Stopping container c');
 });
 
 test('a crash loop: one BackOff Event for the container whose count grows', async () => {
-  const created = await admin.create<PodObj>(ns('pods'), pod('kna-t-ev-crash', { command: ['sh', '-c', 'exit 3'] }));
+  const created = await joined.admin.create<PodObj>(ns('pods'), pod('kna-t-ev-crash', { command: ['sh', '-c', 'exit 3'] }));
   const evs = await waitEvents('kna-t-ev-crash', 'a BackOff Event with count > 1', (e) => e.some((x) => x.reason === 'BackOff' && x.count > 1), 90_000);
   const backoff = one(evs, 'BackOff', 'spec.containers{c}');
   assert.equal(backoff.type, 'Warning');
@@ -134,11 +114,11 @@ test('a crash loop: one BackOff Event for the container whose count grows', asyn
   assert.ok(Date.parse(backoff.lastTimestamp) > Date.parse(backoff.firstTimestamp), 'lastTimestamp moved on');
   // Each restart is the same Started again: counted, not a new Event.
   assert.ok(one(evs, 'Started', 'spec.containers{c}').count >= 2, summary(evs));
-  await admin.delete(ns('pods', 'kna-t-ev-crash'));
+  await joined.admin.delete(ns('pods', 'kna-t-ev-crash'));
 });
 
 test('a failing liveness probe: Unhealthy, then Killing with the reason, and the container restarts', async () => {
-  await admin.create(ns('pods'), pod('kna-t-ev-live', {
+  await joined.admin.create(ns('pods'), pod('kna-t-ev-live', {
     livenessProbe: { exec: { command: ['cat', '/tmp/kna-t-absent'] }, periodSeconds: 1, failureThreshold: 2 },
   }));
   const evs = await waitEvents('kna-t-ev-live', 'Unhealthy and Killing', (e) => e.some((x) => x.reason === 'Unhealthy') && e.some((x) => x.reason === 'Killing'), 60_000);
@@ -147,24 +127,24 @@ test('a failing liveness probe: Unhealthy, then Killing with the reason, and the
   assert.match(unhealthy.message, /^Liveness probe failed: .*kna-t-absent/);
   assert.ok(unhealthy.count >= 2, `failureThreshold 2: at least two failed attempts, counted on one Event:\n${summary(evs)}`);
   assert.equal(one(evs, 'Killing', 'spec.containers{c}').message, 'Container c failed liveness probe, will be restarted');
-  await eventually('restartCount 1 in the API', async () => ((await admin.get<PodObj>(ns('pods', 'kna-t-ev-live'))).status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 || undefined, 30_000).catch(withLog);
-  await admin.delete(ns('pods', 'kna-t-ev-live'));
+  await eventually('restartCount 1 in the API', async () => ((await joined.admin.get<PodObj>(ns('pods', 'kna-t-ev-live'))).status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 || undefined, 30_000).catch(withLog);
+  await joined.admin.delete(ns('pods', 'kna-t-ev-live'));
 });
 
 test('an image that cannot be pulled: Pulling, Failed with the reason, then Error: ErrImagePull', async () => {
   const image = 'localhost/kna/kna-t-absent:v1'; // a registry on loopback that is not there
-  await admin.create(ns('pods'), pod('kna-t-ev-pull', { image, imagePullPolicy: 'Always' }));
+  await joined.admin.create(ns('pods'), pod('kna-t-ev-pull', { image, imagePullPolicy: 'Always' }));
   const evs = await waitEvents('kna-t-ev-pull', 'Pulling and both Failed', (e) => e.some((x) => x.reason === 'Pulling') && e.filter((x) => x.reason === 'Failed').length >= 2);
   assert.equal(one(evs, 'Pulling', 'spec.containers{c}').message, `Pulling image "${image}"`);
   const failed = evs.filter((e) => e.reason === 'Failed');
   assert.ok(failed.every((e) => e.type === 'Warning' && e.involvedObject.fieldPath === 'spec.containers{c}'), summary(evs));
   assert.ok(failed.some((e) => e.message.startsWith(`Failed to pull image "${image}": `)), summary(evs));
   assert.ok(failed.some((e) => e.message === 'Error: ErrImagePull'), summary(evs));
-  await admin.delete(ns('pods', 'kna-t-ev-pull'));
+  await joined.admin.delete(ns('pods', 'kna-t-ev-pull'));
 });
 
 test('a static pod\'s Events carry its own UID and kubelet\'s name for it (its mirror\'s, <name>-<node>)', async () => {
-  const local = await agent.waitPod('kna-t-ev-static', (p) => p.status.phase === 'Running', 'static pod Running');
+  const local = await joined.agent.waitPod('kna-t-ev-static', (p) => p.status.phase === 'Running', 'static pod Running');
   const evs = await waitEvents(`kna-t-ev-static-${NODE}`, 'Started', (e) => e.some((x) => x.reason === 'Started'));
   const started = one(evs, 'Started', 'spec.containers{s}');
   assert.equal(started.involvedObject.uid, local.metadata.uid);

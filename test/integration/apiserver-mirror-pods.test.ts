@@ -6,14 +6,12 @@
 // mirror (new hash), a removed one none. The double's NodeRestriction refuses the
 // node's pods that are not proper mirrors.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { ApiClient, resourcePath, type KubeObject } from '../../agent/apiserver/client.js';
 import { ApiError } from '../../agent/apiserver/errors.js';
 import { loadKubeconfig } from '../../agent/apiserver/kubeconfig.js';
-import { TestApiServer } from '../apiserver/server.js';
-import { TestAgent } from '../harness/agent.js';
-import { adminClient, eventually } from '../harness/apiserver.js';
-import { startContainerd, type Containerd } from '../harness/containerd.js';
+import { joinedNodePerFile, withAgentLog } from '../harness/agent.js';
+import { eventually } from '../harness/apiserver.js';
 
 const NODE = 'kna-t-node'; // the harness's --node-name
 const BUSYBOX = 'localhost/kna/busybox:latest';
@@ -28,10 +26,6 @@ interface PodObj extends KubeObject {
   };
 }
 
-let server: TestApiServer;
-let admin: ApiClient;
-let containerd: Containerd;
-let agent: TestAgent;
 
 const manifest = (label: string) => `
 apiVersion: v1
@@ -42,28 +36,14 @@ spec:
   containers: [{ name: c, image: ${BUSYBOX}, imagePullPolicy: IfNotPresent, command: [sleep, '3600'] }]
 `;
 
-before(async () => {
-  server = await TestApiServer.start({ autoApproveCsrs: true });
-  admin = adminClient(server);
-  containerd = await startContainerd({ name: 'mirror' });
-  agent = new TestAgent(containerd, ['--server', server.url, '--token', server.createBootstrapToken(), '--discovery-token-ca-cert-hash', server.caHash], { command: 'join' });
-  agent.writeManifest('static.yaml', manifest('one'));
-  agent.start();
-});
-
-after(async () => {
-  await agent?.stop();
-  await containerd?.stop();
-  admin?.close();
-  await server?.stop();
-});
+const joined = joinedNodePerFile('mirror', { manifests: { 'static.yaml': manifest('one') } });
 
 const podPath = (name: string) => resourcePath({ resource: 'pods', namespace: 'default', name });
-const withLog = (err: unknown): never => { throw new Error(`${(err as Error).message}\nagent log:\n${agent.log().slice(-4000)}`); };
+const withLog = withAgentLog(() => joined.agent, 60);
 
 async function getPod(name: string): Promise<PodObj | undefined> {
   try {
-    return await admin.get<PodObj>(podPath(name));
+    return await joined.admin.get<PodObj>(podPath(name));
   } catch (err) {
     if (err instanceof ApiError && err.isNotFound) return undefined;
     throw err;
@@ -81,8 +61,8 @@ function runningMirror(notUid?: string): Promise<PodObj> {
 
 test('a static pod gets a mirror pod: kubelet name and annotations, the Node as owner, Running with its IP', async () => {
   const mirror = await runningMirror();
-  const local = await agent.waitPod('kna-t-mirror', (p) => p.status.phase === 'Running', 'static pod Running');
-  const node = await admin.get(resourcePath({ resource: 'nodes', name: NODE }));
+  const local = await joined.agent.waitPod('kna-t-mirror', (p) => p.status.phase === 'Running', 'static pod Running');
+  const node = await joined.admin.get(resourcePath({ resource: 'nodes', name: NODE }));
   const a = mirror.metadata.annotations ?? {};
   assert.equal(a['kubernetes.io/config.mirror'], local.metadata.uid, 'config.mirror = the static pod config hash');
   assert.equal(a['kubernetes.io/config.hash'], local.metadata.uid);
@@ -94,14 +74,14 @@ test('a static pod gets a mirror pod: kubelet name and annotations, the Node as 
   assert.notEqual(mirror.metadata.uid, local.metadata.uid, 'the mirror has its own uid');
   assert.equal(mirror.status!.podIP, local.status.podIP);
   assert.equal(mirror.status!.containerStatuses![0]!.containerID, local.status.containerStatuses![0]!.containerID);
-  assert.ok(!agent.log().includes('skipping API pod'), 'the mirror is not taken for an API pod to run');
-  assert.doesNotMatch(agent.log(), /mirror pod (create|delete) failed|mirror pod sync failed/);
+  assert.ok(!joined.agent.log().includes('skipping API pod'), 'the mirror is not taken for an API pod to run');
+  assert.doesNotMatch(joined.agent.log(), /mirror pod (create|delete) failed|mirror pod sync failed/);
 });
 
 test("the node's credentials create only proper mirror pods (NodeRestriction) and cannot update pods", async () => {
-  const node = new ApiClient(await loadKubeconfig(`${agent.rootDir}/kubeconfig`), { timeoutMs: 10_000 });
+  const node = new ApiClient(await loadKubeconfig(`${joined.agent.rootDir}/kubeconfig`), { timeoutMs: 10_000 });
   try {
-    const self = await admin.get(resourcePath({ resource: 'nodes', name: NODE }));
+    const self = await joined.admin.get(resourcePath({ resource: 'nodes', name: NODE }));
     const body = (over: { annotations?: Record<string, string>; owners?: unknown[]; spec?: Record<string, unknown> }) => ({
       apiVersion: 'v1', kind: 'Pod',
       metadata: { name: 'kna-t-forged', annotations: over.annotations ?? { 'kubernetes.io/config.mirror': 'x' }, ownerReferences: over.owners ?? [{ apiVersion: 'v1', kind: 'Node', name: NODE, uid: self.metadata.uid, controller: true }] },
@@ -128,47 +108,47 @@ test("the node's credentials create only proper mirror pods (NodeRestriction) an
 test('a deleted mirror comes back; the static pod runs on untouched', async () => {
   const before = await runningMirror();
   const cs = before.status!.containerStatuses![0]!;
-  await admin.delete(podPath(MIRROR));
+  await joined.admin.delete(podPath(MIRROR));
   const again = await runningMirror(before.metadata.uid);
   assert.equal(again.metadata.annotations?.['kubernetes.io/config.mirror'], before.metadata.annotations?.['kubernetes.io/config.mirror']);
   const cs2 = again.status!.containerStatuses![0]!;
   assert.equal(cs2.containerID, cs.containerID, 'the same container');
   assert.equal(cs2.restartCount, cs.restartCount);
-  assert.match(agent.log(), /"reason":"deleted".*mirror pod deleted/);
+  assert.match(joined.agent.log(), /"reason":"deleted".*mirror pod deleted/);
 });
 
 test('a restarted agent keeps a correct mirror and deletes one whose static pod is gone', async () => {
   const kept = await runningMirror();
-  await agent.stopProcess();
+  await joined.agent.stopProcess();
   // Left from a static pod removed while the agent was down.
-  await admin.create(resourcePath({ resource: 'pods', namespace: 'default' }), {
+  await joined.admin.create(resourcePath({ resource: 'pods', namespace: 'default' }), {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name: `kna-t-gone-${NODE}`, annotations: { 'kubernetes.io/config.mirror': 'gone', 'kubernetes.io/config.source': 'file' } },
     spec: { nodeName: NODE, containers: [{ name: 'c', image: BUSYBOX }] },
   });
-  const mark = agent.log().length;
-  agent.start();
+  const mark = joined.agent.log().length;
+  joined.agent.start();
   await eventually('the orphaned mirror deleted', async () => (await getPod(`kna-t-gone-${NODE}`)) === undefined || undefined, 45_000).catch(withLog);
   const now = await runningMirror();
   assert.equal(now.metadata.uid, kept.metadata.uid, 'the same mirror: no delete and create');
-  const tail = agent.log().slice(mark);
+  const tail = joined.agent.log().slice(mark);
   assert.ok(!/mirror pod created/.test(tail), 'nothing created after the restart');
-  assert.equal(await agent.pod(`kna-t-gone-${NODE}`), undefined, 'the orphan never ran');
+  assert.equal(await joined.agent.pod(`kna-t-gone-${NODE}`), undefined, 'the orphan never ran');
 });
 
 test('an edited static pod gets a new mirror with the new hash; a removed one loses its mirror', async () => {
   const old = await runningMirror();
-  agent.writeManifest('static.yaml', manifest('two'));
+  joined.agent.writeManifest('static.yaml', manifest('two'));
   const next = await eventually('a mirror of the new version', async () => {
     const p = await getPod(MIRROR);
     return p?.metadata.labels?.version === 'two' && p.status?.phase === 'Running' && p.status.podIP ? p : undefined;
   }, 60_000).catch(withLog);
   assert.notEqual(next.metadata.uid, old.metadata.uid);
-  const local = await agent.waitPod('kna-t-mirror', (p) => p.metadata.uid === next.metadata.annotations?.['kubernetes.io/config.hash'] && p.status.phase === 'Running', 'the new version Running');
+  const local = await joined.agent.waitPod('kna-t-mirror', (p) => p.metadata.uid === next.metadata.annotations?.['kubernetes.io/config.hash'] && p.status.phase === 'Running', 'the new version Running');
   assert.equal(next.metadata.annotations?.['kubernetes.io/config.mirror'], local.metadata.uid);
   assert.notEqual(next.metadata.annotations?.['kubernetes.io/config.mirror'], old.metadata.annotations?.['kubernetes.io/config.mirror']);
 
-  agent.removeManifest('static.yaml');
+  joined.agent.removeManifest('static.yaml');
   await eventually('the mirror gone', async () => (await getPod(MIRROR)) === undefined || undefined, 45_000).catch(withLog);
-  await agent.waitFor('the static pod gone', async () => (await agent.pod('kna-t-mirror')) === undefined, 30_000);
+  await joined.agent.waitFor('the static pod gone', async () => (await joined.agent.pod('kna-t-mirror')) === undefined, 30_000);
 });

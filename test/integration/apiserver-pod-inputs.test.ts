@@ -5,12 +5,10 @@
 // kube-api-access volume the ServiceAccount admission adds and in a projected
 // source with an audience, renewed at 80% of the lifetime the server granted.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ApiClient, resourcePath, type KubeObject } from '../../agent/apiserver/client.js';
-import { TestApiServer } from '../apiserver/server.js';
-import { TestAgent } from '../harness/agent.js';
-import { adminClient, eventually } from '../harness/apiserver.js';
-import { startContainerd, type Containerd } from '../harness/containerd.js';
+import { test } from 'node:test';
+import { resourcePath, type KubeObject } from '../../agent/apiserver/client.js';
+import { joinedNodePerFile, withAgentLog } from '../harness/agent.js';
+import { eventually } from '../harness/apiserver.js';
 
 const NODE = 'kna-t-node'; // the harness's --node-name
 const BUSYBOX = 'localhost/kna/busybox:latest';
@@ -22,29 +20,12 @@ interface PodObj extends KubeObject {
   status?: { phase?: string; containerStatuses?: { state: { waiting?: { reason?: string; message?: string }; running?: unknown } }[] };
 }
 
-let server: TestApiServer;
-let admin: ApiClient;
-let containerd: Containerd;
-let agent: TestAgent;
 
-before(async () => {
-  server = await TestApiServer.start({ autoApproveCsrs: true, maxTokenExpirationSeconds: TOKEN_SECONDS });
-  admin = adminClient(server);
-  containerd = await startContainerd({ name: 'apiin' });
-  agent = new TestAgent(containerd, ['--server', server.url, '--token', server.createBootstrapToken(), '--discovery-token-ca-cert-hash', server.caHash], { command: 'join' });
-  agent.start();
-});
-
-after(async () => {
-  await agent?.stop();
-  await containerd?.stop();
-  admin?.close();
-  await server?.stop();
-});
+const joined = joinedNodePerFile('apiin', { server: { maxTokenExpirationSeconds: TOKEN_SECONDS } });
 
 const ns = (resource: string, name?: string) => resourcePath({ resource, namespace: 'default', ...(name ? { name } : {}) });
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const withLog = (err: unknown): never => { throw new Error(`${(err as Error).message}\nagent log:\n${agent.log().split('\n').slice(-40).join('\n')}`); };
+const withLog = withAgentLog(() => joined.agent);
 
 function pod(name: string, container: Record<string, unknown>, spec: Record<string, unknown> = {}) {
   return {
@@ -58,17 +39,17 @@ function pod(name: string, container: Record<string, unknown>, spec: Record<stri
 }
 
 async function running(name: string): Promise<void> {
-  await eventually(`${name} Running in the API`, async () => (await admin.get<PodObj>(ns('pods', name))).status?.phase === 'Running' || undefined, 60_000).catch(withLog);
+  await eventually(`${name} Running in the API`, async () => (await joined.admin.get<PodObj>(ns('pods', name))).status?.phase === 'Running' || undefined, 60_000).catch(withLog);
 }
 
 async function exec(name: string, argv: string[]): Promise<string> {
-  return String((await agent.kna(['exec', name, '--', ...argv])).stdout);
+  return String((await joined.agent.kna(['exec', name, '--', ...argv])).stdout);
 }
 
 test('ConfigMaps and Secrets from the API in volumes and env; a ConfigMap change reaches the mounted file', async (t) => {
-  await admin.create(ns('configmaps'), { metadata: { name: 'kna-t-cfg' }, data: { greeting: 'hello', 'app.conf': 'v1' } });
-  await admin.create(ns('secrets'), { metadata: { name: 'kna-t-sec' }, type: 'Opaque', data: { password: b64('s3cret') } });
-  await admin.create(ns('pods'), pod('kna-t-inputs', {
+  await joined.admin.create(ns('configmaps'), { metadata: { name: 'kna-t-cfg' }, data: { greeting: 'hello', 'app.conf': 'v1' } });
+  await joined.admin.create(ns('secrets'), { metadata: { name: 'kna-t-sec' }, type: 'Opaque', data: { password: b64('s3cret') } });
+  await joined.admin.create(ns('pods'), pod('kna-t-inputs', {
     env: [
       { name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'kna-t-cfg', key: 'greeting' } } },
       { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'kna-t-sec', key: 'password' } } },
@@ -87,15 +68,15 @@ test('ConfigMaps and Secrets from the API in volumes and env; a ConfigMap change
   assert.equal(await exec('kna-t-inputs', ['cat', '/sec/password']), 's3cret');
   assert.match(await exec('kna-t-inputs', ['stat', '-L', '-c', '%a', '/sec/password']), /^400/);
 
-  const cm = await admin.get(ns('configmaps', 'kna-t-cfg'));
+  const cm = await joined.admin.get(ns('configmaps', 'kna-t-cfg'));
   const t0 = Date.now();
-  await admin.update(ns('configmaps', 'kna-t-cfg'), { ...cm, data: { greeting: 'hello', 'app.conf': 'v2' } });
+  await joined.admin.update(ns('configmaps', 'kna-t-cfg'), { ...cm, data: { greeting: 'hello', 'app.conf': 'v2' } });
   await eventually('the new content in the mounted file', async () => (await exec('kna-t-inputs', ['cat', '/cfg/app.conf'])) === 'v2' || undefined, 45_000).catch(withLog);
   t.diagnostic(`ConfigMap updated -> mounted file changed: ${Date.now() - t0} ms`);
 });
 
 test('a missing ConfigMap holds the container in CreateContainerConfigError until it is created; optional ones may be missing', async () => {
-  await admin.create(ns('pods'), pod('kna-t-waits', {
+  await joined.admin.create(ns('pods'), pod('kna-t-waits', {
     env: [
       { name: 'MODE', valueFrom: { configMapKeyRef: { name: 'kna-t-later', key: 'mode' } } },
       { name: 'EXTRA', valueFrom: { secretKeyRef: { name: 'kna-t-never', key: 'x', optional: true } } },
@@ -103,11 +84,11 @@ test('a missing ConfigMap holds the container in CreateContainerConfigError unti
     volumeMounts: [{ name: 'opt', mountPath: '/opt-cfg' }],
   }, { volumes: [{ name: 'opt', configMap: { name: 'kna-t-never', optional: true } }] }));
   const waiting = await eventually('CreateContainerConfigError in the API', async () => {
-    const w = (await admin.get<PodObj>(ns('pods', 'kna-t-waits'))).status?.containerStatuses?.[0]?.state.waiting;
+    const w = (await joined.admin.get<PodObj>(ns('pods', 'kna-t-waits'))).status?.containerStatuses?.[0]?.state.waiting;
     return w?.reason === 'CreateContainerConfigError' ? w : undefined;
   }, 60_000).catch(withLog);
   assert.match(waiting.message ?? '', /configmap "kna-t-later" not found/);
-  await admin.create(ns('configmaps'), { metadata: { name: 'kna-t-later' }, data: { mode: 'late' } });
+  await joined.admin.create(ns('configmaps'), { metadata: { name: 'kna-t-later' }, data: { mode: 'late' } });
   await running('kna-t-waits');
   assert.match(await exec('kna-t-waits', ['env']), /^MODE=late$/m);
 });
@@ -118,13 +99,13 @@ test('service-account tokens by TokenRequest: the kube-api-access volume, an aud
     volumes: [{ name: 'vault', projected: { sources: [{ serviceAccountToken: { audience: 'kna-t-vault', expirationSeconds: 3600, path: 'token' } }] } }],
   });
   delete (body.spec as { automountServiceAccountToken?: boolean }).automountServiceAccountToken;
-  const created = await admin.create<PodObj>(ns('pods'), body);
+  const created = await joined.admin.create<PodObj>(ns('pods'), body);
   assert.ok(created.spec.volumes?.some((v) => v.name.startsWith('kube-api-access-') && v.projected), 'the ServiceAccount admission added its volume');
   await running('kna-t-token');
 
   assert.equal(await exec('kna-t-token', ['cat', `${dir}/namespace`]), 'default');
-  assert.equal(await exec('kna-t-token', ['cat', `${dir}/ca.crt`]), server.ca.certPem.trim());
-  const review = async (token: string, audiences?: string[]) => (await admin.create<{ status: { authenticated?: boolean; user?: { username?: string; extra?: Record<string, string[]> } } }>(
+  assert.equal(await exec('kna-t-token', ['cat', `${dir}/ca.crt`]), joined.server.ca.certPem.trim());
+  const review = async (token: string, audiences?: string[]) => (await joined.admin.create<{ status: { authenticated?: boolean; user?: { username?: string; extra?: Record<string, string[]> } } }>(
     '/apis/authentication.k8s.io/v1/tokenreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences ? { audiences } : {}) } })).status;
   const first = await exec('kna-t-token', ['cat', `${dir}/token`]);
   const who = await review(first);
