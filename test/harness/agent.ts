@@ -42,6 +42,9 @@ export interface ContainerStatusJson {
   lastState: { terminated?: { exitCode: number; reason?: string } };
 }
 
+/** The node name every TestAgent runs as. */
+export const TEST_NODE = 'kna-t-node';
+
 export interface TestAgentOptions {
   /** Run the agent and its `kna` commands inside this network namespace (a /run/netns name), e.g. a test node's. */
   netns?: string;
@@ -90,7 +93,7 @@ export class TestAgent {
   start(): void {
     // Started as users start it: the launcher that the installed `kna` runs.
     const [file, args] = this.node([this.opts.command ?? 'run',
-      '--node-name', 'kna-t-node', '--manifests', this.manifests, '--root-dir', this.rootDir,
+      '--node-name', TEST_NODE, '--manifests', this.manifests, '--root-dir', this.rootDir,
       '--container-runtime-endpoint', this.containerd.endpoint, ...(this.opts.podCidr === false ? [] : ['--pod-cidr', this.containerd.podCidr]),
       '--cni-conf-dir', this.containerd.cniConfDir, '--cni-bin-dir', this.containerd.cniBinDir, '--cni-bridge', this.containerd.bridge,
       '--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0', '--proxy-mode', 'none',
@@ -273,4 +276,16 @@ export function joinedNodePerFile(name: string, o: JoinedNodeOptions = {}): Join
 /** Rethrows `err` with the last `lines` lines of the agent's log appended (for .catch on waits). */
 export function withAgentLog(agent: () => TestAgent, lines = 40): (err: unknown) => never {
   return (err) => { throw new Error(`${(err as Error).message}\nagent log:\n${agent().log().split('\n').slice(-lines).join('\n')}`); };
+}
+
+/** An API Pod bound to the test node: one busybox container `c` that sleeps, with `container` and `spec` fields merged in. */
+export function apiPod(name: string, container: Record<string, unknown> = {}, spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name },
+    spec: {
+      nodeName: TEST_NODE, terminationGracePeriodSeconds: 0, automountServiceAccountToken: false,
+      containers: [{ name: 'c', image: 'localhost/kna/busybox:latest', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'], ...container }],
+      ...spec,
+    },
+  };
 }

@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { ApiClient, resourcePath, type KubeObject } from '../../agent/apiserver/client.js';
 import { ApiEvents, type CoreEvent } from '../../agent/apiserver/events.js';
 import { createLogger } from '../../agent/util/log.js';
-import { joinedNodePerFile, withAgentLog } from '../harness/agent.js';
+import { apiPod, joinedNodePerFile, withAgentLog } from '../harness/agent.js';
 import { eventually, startTestApiServer } from '../harness/apiserver.js';
 
 const NODE = 'kna-t-node'; // the harness's --node-name
@@ -34,16 +34,7 @@ spec:
 const ns = (resource: string, name?: string) => resourcePath({ resource, namespace: 'default', ...(name ? { name } : {}) });
 const withLog = withAgentLog(() => joined.agent);
 
-function pod(name: string, container: Record<string, unknown>, spec: Record<string, unknown> = {}) {
-  return {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name },
-    spec: {
-      nodeName: NODE, terminationGracePeriodSeconds: 0, automountServiceAccountToken: false,
-      containers: [{ name: 'c', image: BUSYBOX, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'], ...container }],
-      ...spec,
-    },
-  };
-}
+const pod = apiPod;
 
 /** The Events about one object, as `kubectl describe` asks for them. */
 async function eventsOf(name: string, uid?: string): Promise<CoreEvent[]> {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resourcePath, type KubeObject } from '../../agent/apiserver/client.js';
-import { joinedNodePerFile, withAgentLog } from '../harness/agent.js';
+import { apiPod, joinedNodePerFile, withAgentLog } from '../harness/agent.js';
 import { eventually } from '../harness/apiserver.js';
 
 const NODE = 'kna-t-node'; // the harness's --node-name
@@ -27,16 +27,7 @@ const ns = (resource: string, name?: string) => resourcePath({ resource, namespa
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const withLog = withAgentLog(() => joined.agent);
 
-function pod(name: string, container: Record<string, unknown>, spec: Record<string, unknown> = {}) {
-  return {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name },
-    spec: {
-      nodeName: NODE, terminationGracePeriodSeconds: 0, automountServiceAccountToken: false,
-      containers: [{ name: 'c', image: BUSYBOX, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'], ...container }],
-      ...spec,
-    },
-  };
-}
+const pod = apiPod;
 
 async function running(name: string): Promise<void> {
   await eventually(`${name} Running in the API`, async () => (await joined.admin.get<PodObj>(ns('pods', name))).status?.phase === 'Running' || undefined, 60_000).catch(withLog);

@@ -8,30 +8,18 @@ import { nodePerFile } from '../harness/agent.js';
 
 const node = nodePerFile('rec');
 
-
-const sleeper = (name: string) => `
+const podYaml = (name: string, container: string) => `
 apiVersion: v1
 kind: Pod
 metadata: { name: ${name} }
 spec:
   terminationGracePeriodSeconds: 1
-  containers:
-    - { name: app, image: localhost/kna/busybox:latest, imagePullPolicy: IfNotPresent, command: [sleep, '100000'] }
+  containers: [${container}]
 `;
-// A pod whose readiness comes from an exec probe: Ready only while probes run for it.
-const probed = (name: string) => `
-apiVersion: v1
-kind: Pod
-metadata: { name: ${name} }
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: app
-      image: localhost/kna/busybox:latest
-      imagePullPolicy: IfNotPresent
-      command: [sh, -c, 'touch /tmp/ready; exec sleep 100000']
-      readinessProbe: { exec: { command: [cat, /tmp/ready] }, periodSeconds: 1 }
-`;
+const BUSYBOX = 'image: localhost/kna/busybox:latest, imagePullPolicy: IfNotPresent';
+const sleeper = (name: string) => podYaml(name, `{ name: app, ${BUSYBOX}, command: [sleep, '100000'] }`);
+// Readiness from an exec probe: Ready only while probes run for the container.
+const probed = (name: string) => podYaml(name, `{ name: app, ${BUSYBOX}, command: [sh, -c, 'touch /tmp/ready; exec sleep 100000'], readinessProbe: { exec: { command: [cat, /tmp/ready] }, periodSeconds: 1 } }`);
 const running = (name: string) => node.agent.waitPod(name, (p) => p.status.phase === 'Running' && p.status.containerStatuses?.[0]?.state.running !== undefined, 'Running');
 const podUid = (uid: string) => ({ labelSelector: { 'io.kubernetes.pod.uid': uid } });
 

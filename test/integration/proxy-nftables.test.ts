@@ -187,7 +187,10 @@ test('a new proxier sweeps what a previous run left: stale chains and sets, a ba
   const p = proxier(runner);
   p.setState([web('new', '10.96.0.8')], []);
   await p.start();
-  assert.match(await nft('list', 'chain', 'ip', 'kna-proxy', 'filter-output'), /hook output priority -110;/);
+  // In JSON: nft 1.1 (Debian 13) prints priority -110 as "dstnat - 10", 1.0 (Debian 12) as "-110".
+  const listed = JSON.parse(await nft('-j', 'list', 'chain', 'ip', 'kna-proxy', 'filter-output')) as { nftables: { chain?: { hook?: string; prio?: number } }[] };
+  const remade = listed.nftables.find((o) => o.chain)?.chain;
+  assert.deepEqual([remade?.hook, remade?.prio], ['output', -110]);
   assert.match(await nft('list', 'map', 'ip', 'kna-proxy', 'service-ips'), /10\.96\.0\.8 \. tcp \. 80/);
   await p.cleanup();
 });
