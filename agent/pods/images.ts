@@ -20,12 +20,23 @@ export type ImageEventSink = (type: EventType, reason: string, message: string) 
 
 export class ImageManager {
   private readonly backoff = new Backoff();
+  /** ImageStatus calls in flight: pods starting together that use one image share one. */
+  private readonly lookups = new Map<string, ReturnType<CriClient['imageStatus']>>();
 
   constructor(private readonly cri: CriClient) {}
 
+  private status(image: string): ReturnType<CriClient['imageStatus']> {
+    let p = this.lookups.get(image);
+    if (!p) {
+      p = this.cri.imageStatus(image).finally(() => this.lookups.delete(image));
+      this.lookups.set(image, p);
+    }
+    return p;
+  }
+
   /** Returns the image reference to run; throws ImagePullError with kubelet's reasons. */
   async ensure(image: string, policy: PullPolicy, podRef: string, report: ImageEventSink = () => undefined): Promise<string> {
-    const present = await this.cri.imageStatus(image);
+    const present = await this.status(image);
     if (present && policy !== 'Always') {
       report('Normal', Reason.pulled, `Container image "${image}" already present on machine`);
       return present.id;

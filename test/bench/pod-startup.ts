@@ -9,7 +9,7 @@
 // the API every 10 ms instead, as earlier versions did: that doubles the agent's CPU
 // while it starts pods (11% → 22% of a core here), a load the reference's phase does
 // not carry, and rounds each time up by 0-10 ms.
-import { closeSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -234,6 +234,8 @@ async function main(): Promise<void> {
       agent_rss_after_burst_mb: rssBurst,
     });
   } finally {
+    // KNA_BENCH_LOG=FILE keeps the agent's log (per-pod timelines) beyond the clean-up.
+    if (process.env.KNA_BENCH_LOG) copyFileSync(join(agent.base, 'kna.log'), process.env.KNA_BENCH_LOG);
     await agent.stop();
     await containerd.stop();
     rmSync('/var/lib/kna-t/bench-ref', { recursive: true, force: true });
