@@ -10,7 +10,6 @@ import { pino } from 'pino';
 import { Proxier, type SyncResult } from '../../agent/proxy/proxier.js';
 import { netnsRunner, type CommandRunner } from '../../agent/proxy/runner.js';
 import { restoreTables } from '../../agent/proxy/iptables/restore.js';
-import type { TableTexts } from '../../agent/proxy/iptables/render.js';
 import { NftablesBackend } from '../../agent/proxy/nftables/backend.js';
 import { nftScript } from '../../agent/proxy/nftables/nft.js';
 import type { ProxyMode } from '../../agent/proxy/backend.js';
@@ -19,8 +18,9 @@ const ENDPOINTS = 10;
 const PARTIAL_SAMPLES = 20;
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const SIZES = sizes.length > 0 ? sizes : [1000, 10000];
-const modes = process.argv.slice(2).filter((a): a is ProxyMode => a === 'iptables' || a === 'nftables');
-const MODES: ProxyMode[] = modes.length > 0 ? modes : ['iptables', 'nftables'];
+type BenchMode = Extract<ProxyMode, 'iptables' | 'nftables'>;
+const modes = process.argv.slice(2).filter((a): a is BenchMode => a === 'iptables' || a === 'nftables');
+const MODES: BenchMode[] = modes.length > 0 ? modes : ['iptables', 'nftables'];
 
 const emit = (o: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
 const median = (l: number[]): number => { const s = [...l].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
@@ -67,32 +67,79 @@ function newProxier(runner: CommandRunner, mode: ProxyMode = 'iptables'): Proxie
   });
 }
 
-async function timeRestore(runner: CommandRunner, texts: TableTexts): Promise<number> {
+async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
-  await restoreTables(runner, 4, texts);
+  await fn();
   return performance.now() - t;
 }
 
-async function measure(n: number): Promise<Record<string, number>> {
+type SyncInput = SyncResult['input'];
+
+/** What differs between modes: how the kernel tool alone applies an input, and what else to measure. */
+interface Mode {
+  /** the floor: the kernel tool alone applying this input */
+  replay(runner: CommandRunner, input: SyncInput): Promise<number>;
+  /** the sync changed endpoints only (what the partial samples must be) */
+  endpointOnly(r: SyncResult): boolean;
+  /** facts about the full sync's input */
+  shape(full: SyncResult): Record<string, number>;
+  /** mode-only measures, on the synced node, given the partial syncs' inputs; before a full resync */
+  extras?(runner: CommandRunner, full: SyncResult, partials: SyncInput[]): Promise<Record<string, number>>;
+}
+
+const iptablesMode: Mode = {
+  replay: (runner, input) => timed(() => restoreTables(runner, 4, input)),
+  endpointOnly: (r) => r.kind === 'partial' && !r.input.filter && !/^-[DX] /m.test(r.input.nat ?? ''),
+  shape: (full) => ({ nat_chains: (full.input.nat?.match(/^:/gm) ?? []).length }),
+  async extras(runner, full, partials) {
+    // kube-proxy's partial sync re-declares KUBE-SERVICES: the same change that way.
+    const svcRules = (full.input.nat ?? '').split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
+    const kubeProxyStyle: number[] = [];
+    for (const input of partials.slice(0, 3)) {
+      const change = input.nat!.split('\n').filter((l) => l !== '*nat' && l !== 'COMMIT' && l !== '');
+      kubeProxyStyle.push(await this.replay(runner, { nat: ['*nat', ':KUBE-SERVICES - [0:0]', ...change, ...svcRules, 'COMMIT', ''].join('\n') }));
+    }
+    // Where the floor goes: the same inputs with the nat hooks removed, so the kernel has
+    // no rules reachable from a hook to re-validate on commit (the resync puts them back).
+    const unhook = ['PREROUTING', 'OUTPUT'].map((c) => `-D ${c} -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`);
+    await this.replay(runner, { nat: ['*nat', ...unhook, 'COMMIT', ''].join('\n') });
+    const unhooked: number[] = [];
+    for (const input of partials.slice(0, 5)) unhooked.push(await this.replay(runner, input));
+    return { floor_without_nat_hooks_ms: round(median(unhooked)), kube_proxy_style_partial_ms: round(median(kubeProxyStyle)) };
+  },
+};
+
+const nftablesMode: Mode = {
+  replay: (runner, input) => timed(() => nftScript(runner, input.nftables ?? '')),
+  endpointOnly: (r) => r.kind === 'partial' && !/element|delete /.test(r.input.nftables ?? ''),
+  shape: (full) => {
+    const text = full.input.nftables ?? '';
+    return { chains: (text.match(/^add chain /gm) ?? []).length, script_mib: round(text.length / 2 ** 20) };
+  },
+};
+
+const MODE_PARTS: Record<BenchMode, Mode> = { iptables: iptablesMode, nftables: nftablesMode };
+
+async function measure(n: number, mode: BenchMode): Promise<Record<string, number>> {
+  const m = MODE_PARTS[mode];
   const all = Array.from({ length: n }, (_, i) => objects(i));
   const fullOurs: SyncResult[] = [];
   const fullRef: number[] = [];
   const fullRounds = n >= 10000 ? 2 : 3;
   const partial: SyncResult[] = [];
   const partialRef: number[] = [];
-  const kubeProxyStyle: number[] = [];
-  const unhooked: number[] = [];
   let resync: SyncResult | undefined;
   let serviceAdd = 0;
   let serviceDelete = 0;
   let ingestMs = 0;
-  let chains = 0;
+  let shape: Record<string, number> = {};
+  let extras: Record<string, number> = {};
 
   for (let round = 0; round < fullRounds; round++) {
     // Ours: a fresh node, every Service known, first (full) sync.
     const last = round === fullRounds - 1;
     const ours = await withNetns(async (runner) => {
-      const p = newProxier(runner);
+      const p = newProxier(runner, mode);
       const t = performance.now();
       for (const o of all) { p.onServiceUpdate(o.svc); p.onEndpointSliceUpdate(o.slice); }
       ingestMs = performance.now() - t;
@@ -102,24 +149,14 @@ async function measure(n: number): Promise<Record<string, number>> {
         // followed at once by its reference, so load on the machine hits both alike:
         // the same input replayed alone (idempotent: it only re-declares that chain).
         const i = Math.floor(n / 2);
-        const texts: TableTexts[] = [];
         for (let s = 0; s < PARTIAL_SAMPLES; s++) {
           p.onEndpointSliceUpdate(objects(i, s % 2 === 0 ? 1_000_000 : 0).slice);
           const pr = await p.syncNow();
-          if (pr.kind !== 'partial' || pr.input.filter || /^-[DX] /m.test(pr.input.nat ?? '')) throw new Error('expected an endpoint-only partial sync');
+          if (!m.endpointOnly(pr)) throw new Error(`expected an endpoint-only partial sync:\n${JSON.stringify(pr.input).slice(0, 2000)}`);
           partial.push(pr);
-          texts.push(pr.input);
-          partialRef.push(await timeRestore(runner, pr.input));
+          partialRef.push(await m.replay(runner, pr.input));
         }
-        // kube-proxy's partial sync re-declares KUBE-SERVICES: the same change that way.
-        const natFull = r.input.nat ?? '';
-        const svcRules = natFull.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
-        for (let s = 0; s < 3; s++) {
-          const change = texts[s]!.nat!.split('\n').filter((l) => l !== '*nat' && l !== 'COMMIT' && l !== '');
-          const text = ['*nat', ':KUBE-SERVICES - [0:0]', ...change, ...svcRules, 'COMMIT', ''].join('\n');
-          kubeProxyStyle.push(await timeRestore(runner, { nat: text }));
-        }
-        // Adding and removing a whole Service (edits KUBE-SERVICES rule by rule).
+        // Adding and removing a whole Service.
         const extra = objects(n);
         p.onServiceUpdate(extra.svc);
         p.onEndpointSliceUpdate(extra.slice);
@@ -127,110 +164,23 @@ async function measure(n: number): Promise<Record<string, number>> {
         p.onServiceDelete(extra.svc);
         p.onEndpointSliceDelete(extra.slice);
         serviceDelete = (await p.syncNow()).durationMs;
-        // Where the floor goes: the same input with the nat hooks removed, so the kernel
-        // has no rules reachable from a hook to re-validate on commit.
-        const unhook = ['PREROUTING', 'OUTPUT'].map((c) => `-D ${c} -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`);
-        await timeRestore(runner, { nat: ['*nat', ...unhook, 'COMMIT', ''].join('\n') });
-        for (let s = 0; s < 5; s++) unhooked.push(await timeRestore(runner, texts[s]!));
-        resync = await p.syncNow({ full: true }); // also puts the hooks back
-        chains = (r.input.nat?.match(/^:/gm) ?? []).length;
-      }
-      return r;
-    });
-    fullOurs.push(ours);
-    fullRef.push(await withNetns((runner) => timeRestore(runner, ours.input)));
-  }
-
-  const fullMs = median(fullOurs.map((r) => r.durationMs));
-  const partialMs = median(partial.map((r) => r.durationMs));
-  const floorMs = median(partialRef);
-  const result = {
-    services: n,
-    endpoints_per_service: ENDPOINTS,
-    nat_chains: chains,
-    ingest_ms: round(ingestMs),
-    full_ms: round(fullMs),
-    full_floor_ms: round(median(fullRef)),
-    full_ratio: round(fullMs / median(fullRef)),
-    full_own_share: round(median(fullOurs.map((r) => (r.durationMs - r.kernelMs) / r.durationMs)), 3),
-    resync_ms: round(resync?.durationMs ?? 0),
-    partial_ms: round(partialMs),
-    floor_ms: round(floorMs),
-    ratio: round(partialMs / floorMs),
-    own_share: round(median(partial.map((r) => (r.durationMs - r.kernelMs) / r.durationMs)), 3),
-    floor_without_nat_hooks_ms: round(median(unhooked)),
-    kube_proxy_style_partial_ms: round(median(kubeProxyStyle)),
-    service_add_ms: round(serviceAdd),
-    service_delete_ms: round(serviceDelete),
-  };
-  return result;
-}
-
-async function timeNft(runner: CommandRunner, script: string): Promise<number> {
-  const t = performance.now();
-  await nftScript(runner, script);
-  return performance.now() - t;
-}
-
-/** nftables mode: the same Services; the floor is `nft -f` of the same script alone. */
-async function measureNft(n: number): Promise<Record<string, number>> {
-  const all = Array.from({ length: n }, (_, i) => objects(i));
-  const fullOurs: SyncResult[] = [];
-  const fullRef: number[] = [];
-  const fullRounds = n >= 10000 ? 2 : 3;
-  const partial: SyncResult[] = [];
-  const partialRef: number[] = [];
-  let resync: SyncResult | undefined;
-  let serviceAdd = 0;
-  let serviceDelete = 0;
-  let ingestMs = 0;
-  let chains = 0;
-  let scriptBytes = 0;
-  for (let round = 0; round < fullRounds; round++) {
-    const last = round === fullRounds - 1;
-    const ours = await withNetns(async (runner) => {
-      const p = newProxier(runner, 'nftables');
-      const t = performance.now();
-      for (const o of all) { p.onServiceUpdate(o.svc); p.onEndpointSliceUpdate(o.slice); }
-      ingestMs = performance.now() - t;
-      const r = await p.syncNow();
-      if (last) {
-        // One endpoint of one Service changes, back and forth; each followed at once by
-        // the same script replayed alone (idempotent: it flushes and refills that chain).
-        const i = Math.floor(n / 2);
-        for (let s = 0; s < PARTIAL_SAMPLES; s++) {
-          p.onEndpointSliceUpdate(objects(i, s % 2 === 0 ? 1_000_000 : 0).slice);
-          const pr = await p.syncNow();
-          const text = pr.input.nftables ?? '';
-          if (pr.kind !== 'partial' || /element|delete /.test(text)) throw new Error(`expected an endpoint-only partial sync:\n${text}`);
-          partial.push(pr);
-          partialRef.push(await timeNft(runner, text));
-        }
-        const extra = objects(n);
-        p.onServiceUpdate(extra.svc);
-        p.onEndpointSliceUpdate(extra.slice);
-        serviceAdd = (await p.syncNow()).durationMs;
-        p.onServiceDelete(extra.svc);
-        p.onEndpointSliceDelete(extra.slice);
-        serviceDelete = (await p.syncNow()).durationMs;
+        extras = (await m.extras?.(runner, r, partial.map((x) => x.input))) ?? {};
         resync = await p.syncNow({ full: true });
-        const text = r.input.nftables ?? '';
-        chains = (text.match(/^add chain /gm) ?? []).length;
-        scriptBytes = text.length;
+        shape = m.shape(r);
       }
       return r;
     });
     fullOurs.push(ours);
-    fullRef.push(await withNetns((runner) => timeNft(runner, ours.input.nftables ?? '')));
+    fullRef.push(await withNetns((runner) => m.replay(runner, ours.input)));
   }
+
   const fullMs = median(fullOurs.map((r) => r.durationMs));
   const partialMs = median(partial.map((r) => r.durationMs));
   const floorMs = median(partialRef);
   return {
     services: n,
     endpoints_per_service: ENDPOINTS,
-    chains,
-    script_mib: round(scriptBytes / 2 ** 20),
+    ...shape,
     ingest_ms: round(ingestMs),
     full_ms: round(fullMs),
     full_floor_ms: round(median(fullRef)),
@@ -241,6 +191,7 @@ async function measureNft(n: number): Promise<Record<string, number>> {
     floor_ms: round(floorMs),
     ratio: round(partialMs / floorMs),
     own_share: round(median(partial.map((r) => (r.durationMs - r.kernelMs) / r.durationMs)), 3),
+    ...extras,
     service_add_ms: round(serviceAdd),
     service_delete_ms: round(serviceDelete),
   };
@@ -249,7 +200,7 @@ async function measureNft(n: number): Promise<Record<string, number>> {
 const results: Partial<Record<ProxyMode, Array<Record<string, number>>>> = {};
 for (const n of SIZES) {
   for (const mode of MODES) {
-    const r = mode === 'nftables' ? await measureNft(n) : await measure(n);
+    const r = await measure(n, mode);
     (results[mode] ??= []).push(r);
     emit({ bench: 'proxy-sync', mode, ...r });
   }
