@@ -27,7 +27,7 @@ pidfile_alive() { pid_alive "$(cat "$1" 2>/dev/null)"; }
 # Debian packages the agent and its tests need (containerd, runc, netfilter and IPVS tools,
 # reference CNI plugins as a baseline, busybox for the local image, gcc for pause).
 KNA_APT_PACKAGES=(containerd runc iptables nftables conntrack ipset ipvsadm iproute2
-  containernetworking-plugins busybox-static gcc libc6-dev ca-certificates procps iperf3)
+  containernetworking-plugins busybox-static gcc libc6-dev ca-certificates procps iperf3 curl)
 
 # ensure_packages [PKG...]: the given packages, by default KNA_APT_PACKAGES.
 ensure_packages() {
@@ -147,7 +147,7 @@ ensure_images() {
 }
 
 # What the Vagrant checks (test/integration/vagrant.test.ts) run: shellcheck, ruby, and
-# vagrant where Debian ships it (12 does; 13 may not, and ruby -c stands in there).
+# vagrant where Debian ships it (12 and 13 do; where it does not, ruby -c stands in).
 ensure_test_tools() {
   ensure_packages shellcheck ruby
   if ! command -v vagrant >/dev/null && apt-cache show vagrant >/dev/null 2>&1; then ensure_packages vagrant; fi

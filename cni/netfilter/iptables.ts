@@ -10,7 +10,7 @@
 import type { Family } from '../net/ip.js';
 import { run, runOk, start, type Started } from '../exec.js';
 import { withLock } from './lock.js';
-import { deleteSaved, parseSave, renderRules, repairInfrastructure, tagOf, type Rule, type SavedTable, type Table } from './rules.js';
+import { deleteSaved, parseSave, removeInfrastructure, renderRules, repairInfrastructure, tagOf, type Rule, type SavedTable, type Table } from './rules.js';
 
 const restoreCmd = (f: Family): string[] => [f === 4 ? 'iptables-restore' : 'ip6tables-restore', '--noflush', '-w'];
 const saveCmd = (f: Family, table: Table): string[] => [f === 4 ? 'iptables-save' : 'ip6tables-save', '-t', table];
@@ -71,4 +71,13 @@ export async function readTables(family: Family, tables: Table[]): Promise<Map<s
   const out = new Map<string, SavedTable>();
   for (const text of texts) for (const [k, v] of parseSave(text)) out.set(k, v);
   return out;
+}
+
+/** Removes the shared chains and their jumps when no pod uses them any more; says whether it did. */
+export async function removeUnusedInfrastructure(family: Family): Promise<boolean> {
+  return withLock(`iptables-${family}`, async () => {
+    const text = removeInfrastructure(family, await readTables(family, ['nat', 'filter']));
+    if (text) await runOk(restoreCmd(family), text);
+    return text !== '';
+  });
 }

@@ -124,6 +124,36 @@ export function repairInfrastructure(family: Family, saved: Map<string, SavedTab
   return renderTables(out);
 }
 
+/**
+ * The restore input that removes our shared chains and the jumps into them, once no
+ * pod's rule is left in them ('' while one is, or when none of it exists): what
+ * `kna cleanup` does after the last pod is gone.
+ */
+export function removeInfrastructure(family: Family, saved: Map<string, SavedTable>): string {
+  const pieces = infrastructure(family);
+  const ours = new Set(pieces.map((p) => `${p.table}/${p.chain}`));
+  const chainOf = (line: string): string => line.split(' ')[1] ?? '';
+  for (const [table, t] of saved) {
+    if (t.rules.some((l) => ours.has(`${table}/${chainOf(l)}`) && tagOf(l) !== undefined)) return '';
+  }
+  const jumps = new Map<Table, string[]>();
+  const drops = new Map<Table, string[]>();
+  for (const table of new Set(pieces.map((p) => p.table))) {
+    const t = saved.get(table);
+    if (!t) continue;
+    const mine = pieces.filter((p) => p.table === table && t.chains.has(p.chain)).map((p) => p.chain);
+    const chains = [...new Set(mine)];
+    jumps.set(table, t.rules.filter((l) => !chains.includes(chainOf(l)) && chains.some((c) => l.endsWith(` -j ${c}`))).map((l) => `-D ${l.slice(3)}`));
+    drops.set(table, [...chains.map((c) => `-F ${c}`), ...chains.map((c) => `-X ${c}`)]);
+  }
+  const out = new Map<Table, string[]>();
+  for (const [table, ls] of jumps) {
+    const all = [...ls, ...(drops.get(table) ?? [])];
+    if (all.length) out.set(table, all);
+  }
+  return out.size ? renderTables(out) : '';
+}
+
 const TAG_RE = /kna-cni\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.@+=-]+/;
 
 export function tagOf(savedRule: string): string | undefined {

@@ -122,5 +122,11 @@ spec:
     // Without the Service, its address is refused at once, as any unallocated service IP is.
     agent.removeManifest('svc.yaml');
     await agent.waitFor('service IP refused', async () => (await ask(ip, 80)) === undefined);
+
+    // `kna cleanup` leaves nothing of the node's netfilter state: with no pod left, kna-cni's shared chains go too.
+    assert.match(String((await execa('iptables-save')).stdout), /:KNA-CNI-MASQ /);
+    await agent.stop();
+    const cleaned = await execa(process.execPath, ['dist/agent/cli/main.js', 'cleanup', '--root-dir', agent.rootDir, '--container-runtime-endpoint', ctd.endpoint, '--cni-conf-dir', '/nonexistent-kna-t']);
+    assert.doesNotMatch(String((await execa('iptables-save')).stdout), /KNA-CNI|KUBE-/, String(cleaned.stdout));
   });
 }

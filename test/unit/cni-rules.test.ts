@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { masqRules } from '../../cni/bridge/masq.js';
 import { Cidr, IP } from '../../cni/net/ip.js';
-import { deleteSaved, parseSave, renderRules, repairInfrastructure, tagOf } from '../../cni/netfilter/rules.js';
+import { deleteSaved, parseSave, removeInfrastructure, renderRules, repairInfrastructure, tagOf } from '../../cni/netfilter/rules.js';
 import { hostPortRules, needsLocalnet } from '../../cni/portmap/rules.js';
 
 const TAG = 'kna-cni/net/abc/eth0';
@@ -100,3 +100,24 @@ test('repair creates only what is missing, chains declared first, pod rules in t
   // IPv6 has no localnet guard.
   assert.ok(!repairInfrastructure(6, new Map(), []).includes('KNA-CNI-INPUT'));
 });
+
+test('clean-up removes the shared chains and their jumps only once no pod rule is left in them', () => {
+  const pod = masqRules(Cidr.parse('10.1.0.7/24'), [], TAG);
+  // What a node looks like after the first pod: every chain and jump, plus the pod's rules.
+  const withPod = parseSave(toSave(repairInfrastructure(4, new Map(), pod)));
+  assert.equal(removeInfrastructure(4, withPod), '', 'a pod still uses them');
+  const empty = parseSave(toSave(repairInfrastructure(4, new Map(), [])));
+  const text = removeInfrastructure(4, empty);
+  const nat = text.slice(text.indexOf('*nat'), text.indexOf('COMMIT', text.indexOf('*nat')));
+  // Jumps first, then flush and delete each chain once.
+  assert.ok(nat.indexOf('-D POSTROUTING') < nat.indexOf('-F KNA-CNI-MASQ'));
+  for (const c of ['KNA-CNI-MASQ', 'KNA-CNI-HOSTPORTS', 'KNA-CNI-HP-MASQ']) assert.equal(nat.split(`-X ${c}\n`).length, 2, c);
+  assert.equal((nat.match(/^-D (PREROUTING|OUTPUT) .*-j KNA-CNI-HOSTPORTS$/gm) ?? []).length, 2);
+  assert.match(text, /\*filter\n-D INPUT -m comment --comment "kna-cni localnet guard" -j KNA-CNI-INPUT\n-F KNA-CNI-INPUT\n-X KNA-CNI-INPUT\nCOMMIT/);
+  assert.equal(removeInfrastructure(4, new Map()), '', 'nothing there: nothing to do');
+});
+
+/** iptables-save's form of what a restore input creates (declarations and appended or inserted rules). */
+function toSave(restore: string): string {
+  return restore.split('\n').map((l) => (l.startsWith('-I ') ? `-A ${l.split(' ')[1]} ${l.split(' ').slice(3).join(' ')}` : l)).join('\n');
+}
