@@ -32,6 +32,8 @@ state = ${q(o.state)}
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        # runc's own state, else /run/containerd/runc, shared with a distro containerd
+        Root = ${q(o.state + '/runc')}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = ${q(o.cniBin)}
     conf_dir = ${q(o.cniConf)}
