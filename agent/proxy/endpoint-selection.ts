@@ -12,6 +12,10 @@ export interface EndpointSelection {
   readonly reachable: readonly Endpoint[];
   /** The Service has usable endpoints somewhere in the cluster. */
   readonly hasAny: boolean;
+  /** Traffic under the internal policy has an endpoint to go to (else it is rejected). */
+  readonly hasInternal: boolean;
+  /** Traffic under the external policy has an endpoint to go to (else rejected or dropped). */
+  readonly hasExternal: boolean;
 }
 
 export const externallyAccessible = (sp: ServicePort): boolean =>
@@ -23,9 +27,22 @@ export const usesClusterEndpoints = (sp: ServicePort): boolean => !sp.internalPo
 export const usesLocalEndpoints = (sp: ServicePort): boolean =>
   sp.internalPolicyLocal || (sp.externalPolicyLocal && externallyAccessible(sp));
 
+/** Load-balancer IPs with source ranges go through a firewall chain first. */
+export const usesLoadBalancerFirewall = (sp: ServicePort): boolean =>
+  sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
+
 const servingTerminating = (ep: Endpoint): boolean => ep.serving && ep.terminating;
 
 export function selectEndpoints(sp: ServicePort, endpoints: readonly Endpoint[]): EndpointSelection {
+  const { cluster, local, reachable, hasAny } = pick(sp, endpoints);
+  return {
+    cluster, local, reachable, hasAny,
+    hasInternal: hasAny && (!sp.internalPolicyLocal || local.length > 0),
+    hasExternal: hasAny && (!sp.externalPolicyLocal || local.length > 0),
+  };
+}
+
+function pick(sp: ServicePort, endpoints: readonly Endpoint[]): Pick<EndpointSelection, 'cluster' | 'local' | 'reachable' | 'hasAny'> {
   let cluster: Endpoint[] = [];
   let hasAny = false;
   if (usesClusterEndpoints(sp)) {

@@ -22,7 +22,7 @@ import { hostMask, joinHostPort, parseIP, cidrContains, parseCIDR } from '../ip.
 import type { RuleOptions } from '../backend.js';
 import type { Endpoint, ServicePort, ServicePortState } from '../types.js';
 import { nsName } from '../types.js';
-import { selectEndpoints, usesClusterEndpoints, usesLocalEndpoints, externallyAccessible, type EndpointSelection } from '../endpoint-selection.js';
+import { selectEndpoints, usesClusterEndpoints, usesLocalEndpoints, externallyAccessible, usesLoadBalancerFirewall, type EndpointSelection } from '../endpoint-selection.js';
 import {
   KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES,
   endpointChain, serviceChains, type Table,
@@ -66,10 +66,9 @@ export function servicePortRules(state: ServicePortState, opts: RuleOptions): Se
   const external = externallyAccessible(sp);
 
   const internalChain = sp.internalPolicyLocal ? names.svl : names.svc;
-  const hasInternal = sel.hasAny && (!sp.internalPolicyLocal || sel.local.length > 0);
+  const { hasInternal, hasExternal } = sel;
   const externalPolicyChain = sp.externalPolicyLocal ? names.svl : names.svc;
-  const hasExternal = sel.hasAny && (!sp.externalPolicyLocal || sel.local.length > 0);
-  const usesFW = sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
+  const usesFW = usesLoadBalancerFirewall(sp);
   const lbChain = usesFW ? names.fw : names.ext;
 
   const chains = new Map<string, string[]>();

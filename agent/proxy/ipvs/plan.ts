@@ -48,8 +48,8 @@ export function planPort(state: ServicePortState, opts: PlanOptions): PortPlan {
   const internal = sp.internalPolicyLocal ? sel.local : sel.cluster;
   const external = sp.externalPolicyLocal ? sel.local : sel.cluster;
   // Local policy, endpoints only on other nodes: drop (the iptables mode does; IPVS alone would refuse).
-  const dropInternal = sp.internalPolicyLocal && sel.hasAny && sel.local.length === 0;
-  const dropExternal = sp.externalPolicyLocal && sel.hasAny && sel.local.length === 0;
+  const dropInternal = sel.hasAny && !sel.hasInternal;
+  const dropExternal = sel.hasAny && !sel.hasExternal;
 
   const virtualServers = new Map<string, VirtualServer>();
   const addresses = new Set<string>();

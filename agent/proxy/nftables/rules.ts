@@ -31,7 +31,7 @@
 import { hash16 } from '../iptables/chains.js';
 import { cidrContains, joinHostPort, parseCIDR, parseIP } from '../ip.js';
 import type { RuleOptions } from '../backend.js';
-import { externallyAccessible, selectEndpoints, usesClusterEndpoints, usesLocalEndpoints, type EndpointSelection } from '../endpoint-selection.js';
+import { externallyAccessible, selectEndpoints, usesClusterEndpoints, usesLoadBalancerFirewall, usesLocalEndpoints, type EndpointSelection } from '../endpoint-selection.js';
 import type { Endpoint, IPFamily, ServicePort, ServicePortState } from '../types.js';
 import { nsName } from '../types.js';
 
@@ -145,10 +145,9 @@ export function servicePortObjects(state: ServicePortState, opts: RuleOptions): 
   const external = externallyAccessible(sp);
 
   const internalChain = sp.internalPolicyLocal ? names.local : names.svc;
-  const hasInternal = sel.hasAny && (!sp.internalPolicyLocal || sel.local.length > 0);
+  const { hasInternal, hasExternal } = sel;
   const externalPolicyChain = sp.externalPolicyLocal ? names.local : names.svc;
-  const hasExternal = sel.hasAny && (!sp.externalPolicyLocal || sel.local.length > 0);
-  const usesFW = sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
+  const usesFW = usesLoadBalancerFirewall(sp);
 
   const elements: MapElement[] = [];
   const el = (map: MapName, key: string, value: string): void => { elements.push({ map, key, value }); };
