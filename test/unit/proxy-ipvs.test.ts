@@ -10,19 +10,11 @@ import { parseIpvsList, type KernelReal, type KernelVirtualServer, type VirtualS
 import { nodePortAddresses, planPort, type PlanOptions } from '../../agent/proxy/ipvs/plan.js';
 import { IPVS_SCHEDULERS, schedulerKernelOption } from '../../agent/proxy/ipvs/scheduler.js';
 import { parseSave } from '../../agent/proxy/iptables/render.js';
-import type { Endpoint, ServicePort } from '../../agent/proxy/types.js';
 import { parseService } from '../../agent/proxy/validate.js';
+import { ep, port, remote } from './proxy-fixtures.js';
 
 const PLAN: PlanOptions = { scheduler: 'rr', nodePortIPs: ['192.168.77.1', '10.244.0.1'], nodeIPs: ['192.168.77.1', '10.244.0.1'] };
 
-function port(spec: Record<string, unknown>, status?: Record<string, unknown>): ServicePort {
-  const info = parseService({ metadata: { name: 'web', namespace: 'ns' }, spec: { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80 }], ...spec }, ...(status ? { status } : {}) }, 4);
-  return info.ports[0]!;
-}
-
-const ep = (ip: string, o: Partial<Endpoint> = {}): Endpoint =>
-  ({ ip, port: 8080, ready: true, serving: true, terminating: false, nodeName: 'n1', isLocal: true, ...o });
-const remote = (ip: string): Endpoint => ep(ip, { nodeName: 'n2', isLocal: false });
 
 const realsOf = (v: VirtualServer | undefined): string[] => (v?.reals ?? []).map((r) => `${r.ip}:${r.port}`).sort();
 

@@ -5,20 +5,10 @@ import { hash16 } from '../../agent/proxy/iptables/chains.js';
 import {
   PORT_CHAIN, PORT_SET, affinitySet, baseObjects, endpointChain, portNames, servicePortObjects, type MapElement, type NftPort,
 } from '../../agent/proxy/nftables/rules.js';
-import type { RuleOptions } from '../../agent/proxy/backend.js';
-import type { Endpoint, ServicePort } from '../../agent/proxy/types.js';
+import type { Endpoint } from '../../agent/proxy/types.js';
 import { parseService } from '../../agent/proxy/validate.js';
+import { ep, OPTS, port, remote } from './proxy-fixtures.js';
 
-const OPTS: RuleOptions = { family: 4, clusterCIDR: '10.244.0.0/16', serviceCIDRs: ['10.96.0.0/16'] };
-
-function port(spec: Record<string, unknown>, status?: Record<string, unknown>): ServicePort {
-  const info = parseService({ metadata: { name: 'web', namespace: 'ns' }, spec: { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80 }], ...spec }, ...(status ? { status } : {}) }, 4);
-  return info.ports[0]!;
-}
-
-const ep = (ip: string, o: Partial<Endpoint> = {}): Endpoint =>
-  ({ ip, port: 8080, ready: true, serving: true, terminating: false, nodeName: 'n1', isLocal: true, ...o });
-const remote = (ip: string, o: Partial<Endpoint> = {}): Endpoint => ep(ip, { nodeName: 'n2', isLocal: false, ...o });
 
 const chain = (p: NftPort, name: string): readonly string[] => p.chains.get(name) ?? assert.fail(`no chain ${name}`);
 const els = (p: NftPort, map?: string): string[] => p.elements.filter((e) => !map || e.map === map).map((e: MapElement) => `${e.map}: ${e.key} : ${e.value}`);

@@ -2,19 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { endpointChain, hash16, isOurChain, serviceChains } from '../../agent/proxy/iptables/chains.js';
-import { baseRules, probability, servicePortRules, type RuleOptions } from '../../agent/proxy/iptables/rules.js';
-import type { Endpoint, ServicePort } from '../../agent/proxy/types.js';
+import { baseRules, probability, servicePortRules } from '../../agent/proxy/iptables/rules.js';
+import type { Endpoint } from '../../agent/proxy/types.js';
 import { parseService } from '../../agent/proxy/validate.js';
+import { ep, OPTS, port, remote } from './proxy-fixtures.js';
 
-const OPTS: RuleOptions = { family: 4, clusterCIDR: '10.244.0.0/16', serviceCIDRs: ['10.96.0.0/16'] };
-
-function port(spec: Record<string, unknown>, status?: Record<string, unknown>): ServicePort {
-  const info = parseService({ metadata: { name: 'web', namespace: 'ns' }, spec: { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80 }], ...spec }, ...(status ? { status } : {}) }, 4);
-  return info.ports[0]!;
-}
-
-const ep = (ip: string, o: Partial<Endpoint> = {}): Endpoint =>
-  ({ ip, port: 8080, ready: true, serving: true, terminating: false, nodeName: 'n1', isLocal: true, ...o });
 
 const nat = (r: ReturnType<typeof servicePortRules>, chain: string): readonly string[] => r.chains.get(chain) ?? assert.fail(`no chain ${chain}`);
 const top = (r: ReturnType<typeof servicePortRules>, table: string, chain: string): string[] =>
@@ -35,8 +27,7 @@ test('chain names are kube-proxy hashes of the service port identity', () => {
 test('ClusterIP: one stable jump, masquerade from outside the cluster CIDR, random spread', () => {
   const sp = port({});
   const { svc } = serviceChains(sp);
-  const remote = (ip: string): Endpoint => ep(ip, { nodeName: 'n2', isLocal: false });
-  const r = servicePortRules({ port: sp, endpoints: [remote('10.244.2.1'), remote('10.244.2.2'), remote('10.244.2.3')] }, OPTS);
+    const r = servicePortRules({ port: sp, endpoints: [remote('10.244.2.1'), remote('10.244.2.2'), remote('10.244.2.3')] }, OPTS);
   assert.deepEqual(top(r, 'nat', 'KUBE-SERVICES'), [`-A KUBE-SERVICES -m comment --comment "ns/web:http cluster IP" -m tcp -p tcp -d 10.96.0.10 --dport 80 -j ${svc}`]);
   assert.deepEqual(nat(r, svc), [
     `-A ${svc} -m comment --comment "ns/web:http cluster IP" -m tcp -p tcp -d 10.96.0.10 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ`,
