@@ -1,10 +1,11 @@
 // iptables mode: kube-proxy's chain layout (rules.ts), applied with one
 // `iptables-restore --noflush` per table (render.ts, restore.ts).
 import type { BackendSync, PortEdit, ProxyBackend, RuleOptions } from '../backend.js';
+import { KernelState } from '../kernel-state.js';
 import type { CommandRunner } from '../runner.js';
 import type { IPFamily, ServicePortState } from '../types.js';
 import { FIXED_CHAINS, type Table } from './chains.js';
-import { hookKeyOf, renderFull, renderPartial, TABLES, type TableTexts } from './render.js';
+import { hookKeyOf, renderFull, renderPartial, TABLES } from './render.js';
 import { cleanupIptables, readExisting, readHooks, restoreTables } from './restore.js';
 import { baseRules, servicePortRules, type BaseRules, type ServicePortRules } from './rules.js';
 
@@ -28,8 +29,8 @@ export class IptablesBackend implements ProxyBackend {
   private totals: Record<Table, number> = { filter: 0, nat: 0 };
   private written: Record<Table, number> = { filter: 0, nat: 0 };
   private base: BaseRules | undefined;
-  /** We know which of our chains exist (false at start and after a failed restore). */
-  private stateKnown = false;
+  /** Which of our chains exist, known from our own writes (kernel-state.ts). */
+  private readonly kernel = new KernelState();
 
   constructor(private readonly runner: CommandRunner, private readonly family: IPFamily) {}
 
@@ -39,14 +40,14 @@ export class IptablesBackend implements ProxyBackend {
 
   async syncFull(states: readonly ServicePortState[], opts: RuleOptions): Promise<BackendSync> {
     const t0 = performance.now();
-    const existing = this.stateKnown
+    const existing = this.kernel.known
       ? { chains: this.knownChains(), hooks: await readHooks(this.runner, this.family, HOOKED_CHAINS) }
       : await readExisting(this.runner, this.family);
     const base = baseRules(opts);
     const blocks = new Map<string, ServicePortRules>();
     for (const s of states) blocks.set(s.port.id, servicePortRules(s, opts));
     const input = renderFull(blocks.values(), base, existing);
-    await this.apply(input);
+    await this.kernel.write(() => restoreTables(this.runner, this.family, input));
     this.base = base;
     this.blocks = blocks;
     this.totals = { filter: 0, nat: 0 };
@@ -60,7 +61,7 @@ export class IptablesBackend implements ProxyBackend {
     const base = this.base ?? baseRules(opts);
     const next = edits.map((e) => (e.next ? servicePortRules(e.next, opts) : undefined));
     const input = renderPartial(edits.map((e, i) => ({ prev: this.blocks.get(e.id), next: next[i] })), base);
-    await this.apply(input);
+    await this.kernel.write(() => restoreTables(this.runner, this.family, input));
     edits.forEach((e, i) => {
       const prev = this.blocks.get(e.id);
       const n = next[i];
@@ -72,22 +73,12 @@ export class IptablesBackend implements ProxyBackend {
     return { input, kernelMs: performance.now() - t0 };
   }
 
-  private async apply(input: TableTexts): Promise<void> {
-    try {
-      await restoreTables(this.runner, this.family, input);
-    } catch (err) {
-      this.invalidate();
-      throw err;
-    }
-    this.stateKnown = true;
-  }
-
   invalidate(): void {
-    this.stateKnown = false;
+    this.kernel.forget();
   }
 
   async intact(): Promise<boolean> {
-    if (!this.stateKnown || !this.base) return true;
+    if (!this.kernel.known || !this.base) return true;
     const hooks = await readHooks(this.runner, this.family, HOOKED_CHAINS);
     return this.base.hooks.every((h) => hooks.has(hookKeyOf(h)));
   }
@@ -96,7 +87,7 @@ export class IptablesBackend implements ProxyBackend {
     await cleanupIptables(this.runner, this.family);
     this.blocks = new Map();
     this.totals = { filter: 0, nat: 0 };
-    this.stateKnown = false;
+    this.kernel.forget();
   }
 
   rulesFor(id: string): Record<Table, string[]> {

@@ -1,6 +1,7 @@
 // nftables mode: one table of our own (rules.ts), written by one `nft -f -` transaction
 // per sync (render.ts, nft.ts).
 import { ProxyModeUnsupportedError, type BackendSync, type PortEdit, type ProxyBackend, type RuleOptions } from '../backend.js';
+import { KernelState } from '../kernel-state.js';
 import { CommandStartError, type CommandRunner } from '../runner.js';
 import type { IPFamily, ServicePortState } from '../types.js';
 import { ElementTable } from './elements.js';
@@ -44,8 +45,8 @@ export class NftablesBackend implements ProxyBackend {
   private base: NftBase | undefined;
   private ruleTotal = 0;
   private written = 0;
-  /** We know which of our chains and sets exist (false at start and after a failed sync). */
-  private stateKnown = false;
+  /** Which of our chains and sets exist, known from our own writes (kernel-state.ts). */
+  private readonly kernel = new KernelState();
 
   constructor(private readonly runner: CommandRunner, private readonly family: IPFamily) {}
 
@@ -70,14 +71,14 @@ export class NftablesBackend implements ProxyBackend {
 
   async syncFull(states: readonly ServicePortState[], opts: RuleOptions): Promise<BackendSync> {
     const t0 = performance.now();
-    const existing = this.stateKnown ? this.knownObjects() : await this.readObjects();
+    const existing = this.kernel.known ? this.knownObjects() : await this.readObjects();
     const base = baseObjects(opts);
     const ports = new Map<string, NftPort>();
     for (const s of states) ports.set(s.port.id, servicePortObjects(s, opts));
     const elements = new ElementTable();
     elements.apply([...ports.values()].map((p) => ({ id: p.id, prev: [], next: p.elements })));
     const script = renderFull(this.family, ports.values(), base, elements.entries(), existing);
-    await this.apply(script);
+    await this.kernel.write(() => nftScript(this.runner, script));
     this.base = base;
     this.ports = ports;
     this.elements = elements;
@@ -93,7 +94,7 @@ export class NftablesBackend implements ProxyBackend {
     // Updated before the kernel answers: a failure makes the next sync a full one, which rebuilds it.
     const elementChanges = this.elements.apply(changes.map((c) => ({ id: c.id, prev: c.prev?.elements ?? [], next: c.next?.elements ?? [] })));
     const script = renderPartial(this.family, changes, elementChanges);
-    if (script) await this.apply(script);
+    if (script) await this.kernel.write(() => nftScript(this.runner, script));
     for (const c of changes) {
       this.ruleTotal += (c.next ? portRules(c.next) : 0) - (c.prev ? portRules(c.prev) : 0);
       if (c.next) this.ports.set(c.id, c.next); else this.ports.delete(c.id);
@@ -102,22 +103,12 @@ export class NftablesBackend implements ProxyBackend {
     return { input: script ? { [LABEL]: script } : {}, kernelMs: performance.now() - t0 };
   }
 
-  private async apply(script: string): Promise<void> {
-    try {
-      await nftScript(this.runner, script);
-    } catch (err) {
-      this.invalidate();
-      throw err;
-    }
-    this.stateKnown = true;
-  }
-
   invalidate(): void {
-    this.stateKnown = false;
+    this.kernel.forget();
   }
 
   async intact(): Promise<boolean> {
-    if (!this.stateKnown) return true;
+    if (!this.kernel.known) return true;
     return baseChainsPresent(this.runner, this.family);
   }
 
@@ -126,7 +117,7 @@ export class NftablesBackend implements ProxyBackend {
     this.ports = new Map();
     this.elements = new ElementTable();
     this.ruleTotal = 0;
-    this.stateKnown = false;
+    this.kernel.forget();
   }
 
   rulesFor(id: string): Record<string, string[]> {
