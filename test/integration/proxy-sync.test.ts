@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { pino } from 'pino';
 import { Proxier } from '../../agent/proxy/proxier.js';
 import { netnsRunner } from '../../agent/proxy/runner.js';
+import { IptablesBackend } from '../../agent/proxy/iptables/backend.js';
 import { service, slice, type TestEndpoint } from '../harness/proxy-lab.js';
 import { MODES, modesUnderTest, proxyLeftovers } from '../harness/proxy-modes.js';
 
@@ -121,4 +122,41 @@ test('rules come back by themselves after someone removes them behind the proxy\
   await p.cleanup();
   assert.ok(back, 'the proxy did not restore what was removed');
 });
+});
+
+test('iptables, large clusters: past the endpoint threshold Service chains lose their comments, partial syncs only for what they rewrite', async () => {
+  const p = new Proxier({
+    backend: (runner, family) => new IptablesBackend(runner, family, { terseAboveEndpoints: 3 }),
+    nodeName: 'node-a', serviceCIDRs: ['10.96.0.0/16'], clusterCIDR: '10.244.0.0/16', minSyncPeriodMs: 0,
+    logger: pino({ level: 'silent' }), healthCheckBindAddress: null, runner: netnsRunner(names.a),
+  });
+  const eps = (n: number, base: number): TestEndpoint[] => Array.from({ length: n }, (_, i) => ({ ip: `10.244.2.${base + i}`, node: 'node-b' }));
+  for (const [name, ip, n] of [['a', '10.96.3.1', 2], ['b', '10.96.3.2', 1]] as const) {
+    p.onServiceUpdate(service(name, { clusterIP: ip, ports: [{ port: 80, targetPort: 8080 }] }));
+    p.onEndpointSliceUpdate(slice(name, eps(n, name === 'a' ? 10 : 20), [{ port: 8080 }]));
+  }
+  /** The rules of Service `name`'s KUBE-SVC chain, found through its commented jump. */
+  const chainOf = async (name: string): Promise<string[]> => {
+    const save = (await execa('ip', ['netns', 'exec', names.a, 'iptables-save', '-t', 'nat'])).stdout.split('\n');
+    const jump = save.find((l) => l.startsWith('-A KUBE-SERVICES') && l.includes(`"default/${name} cluster IP"`)) ?? assert.fail(`no jump for ${name}`);
+    const chain = / -j (KUBE-SVC-\S+)/.exec(jump)![1]!;
+    return save.filter((l) => l.startsWith(`-A ${chain} `));
+  };
+  const commented = (rules: string[]): number => rules.filter((l) => l.includes('--comment')).length;
+  try {
+    await p.start();
+    assert.equal(commented(await chainOf('a')), 3, '3 endpoints in all: every rule keeps its comment');
+    // A fourth endpoint: b's chain is rewritten terse, a's stays as it is until a full sync.
+    p.onEndpointSliceUpdate(slice('b', eps(2, 20), [{ port: 8080 }]));
+    assert.equal((await p.syncNow()).kind, 'partial');
+    const b = await chainOf('b');
+    assert.equal(b.length, 3);
+    assert.equal(commented(b), 0);
+    assert.equal(commented(await chainOf('a')), 3);
+    await p.syncNow({ full: true });
+    assert.equal(commented(await chainOf('a')), 0);
+    assert.match((await chainOf('a')).join('\n'), /^-A KUBE-SVC-\S+ -p tcp -m statistic --mode random --probability 0\.50* -j DNAT --to-destination 10\.244\.2\.10:8080$/m);
+  } finally {
+    await p.cleanup();
+  }
 });

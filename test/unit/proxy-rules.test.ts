@@ -31,15 +31,30 @@ test('ClusterIP: one stable jump, masquerade from outside the cluster CIDR, rand
   assert.deepEqual(top(r, 'nat', 'KUBE-SERVICES'), [`-A KUBE-SERVICES -m comment --comment "ns/web:http cluster IP" -m tcp -p tcp -d 10.96.0.10 --dport 80 -j ${svc}`]);
   assert.deepEqual(nat(r, svc), [
     `-A ${svc} -m comment --comment "ns/web:http cluster IP" -m tcp -p tcp -d 10.96.0.10 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ`,
-    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.1:8080" -m statistic --mode random --probability 0.3333333333 -m tcp -p tcp -j DNAT --to-destination 10.244.2.1:8080`,
-    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.2:8080" -m statistic --mode random --probability 0.5000000000 -m tcp -p tcp -j DNAT --to-destination 10.244.2.2:8080`,
-    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.3:8080" -m tcp -p tcp -j DNAT --to-destination 10.244.2.3:8080`,
+    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.1:8080" -m statistic --mode random --probability 0.3333333333 -p tcp -j DNAT --to-destination 10.244.2.1:8080`,
+    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.2:8080" -m statistic --mode random --probability 0.5000000000 -p tcp -j DNAT --to-destination 10.244.2.2:8080`,
+    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.3:8080" -p tcp -j DNAT --to-destination 10.244.2.3:8080`,
   ]);
   assert.deepEqual(r.top.filter((t) => t.table === 'filter'), []);
   assert.equal(r.chains.size, 1, 'remote endpoints need no KUBE-SEP chain');
   // masquerade-all marks everything to the cluster IP.
   const all = servicePortRules({ port: sp, endpoints: [remote('10.244.2.1')] }, { family: 4, masqueradeAll: true });
   assert.match(nat(all, svc)[0]!, /--dport 80 -j KUBE-MARK-MASQ$/);
+});
+
+test('terse (large clusters): no comments inside the Service\'s chains, the jumps into them keep theirs', () => {
+  const sp = port({ type: 'LoadBalancer', sessionAffinity: 'ClientIP', loadBalancerSourceRanges: ['192.0.2.0/24'], ports: [{ name: 'http', port: 80, nodePort: 30080 }] },
+    { loadBalancer: { ingress: [{ ip: '198.51.100.1' }] } });
+  const state = { port: sp, endpoints: [ep('10.244.1.5'), remote('10.244.2.1'), remote('10.244.2.2')] };
+  const full = servicePortRules(state, OPTS);
+  const terse = servicePortRules(state, OPTS, true);
+  const own = (r: typeof full): string[] => [...r.chains.values()].flat();
+  assert.ok(own(full).filter((l) => l.includes('-m comment')).length >= 8, 'by default the port\'s chains name it');
+  assert.deepEqual(own(terse).filter((l) => l.includes('-m comment')), []);
+  // The same rules otherwise, in the same chains.
+  assert.deepEqual(own(terse), own(full).map((l) => l.replace(/ -m comment --comment "[^"]*"/, '')));
+  assert.deepEqual([...terse.chains.keys()], [...full.chains.keys()]);
+  assert.deepEqual(terse.top, full.top);
 });
 
 test('the rule probabilities spread connections evenly', () => {
@@ -61,7 +76,7 @@ test('local endpoints get a KUBE-SEP chain with the hairpin masquerade', () => {
   const r = servicePortRules({ port: sp, endpoints: [e] }, OPTS);
   assert.deepEqual(nat(r, sep), [
     `-A ${sep} -m comment --comment "ns/web:http" -s 10.244.1.5/32 -j KUBE-MARK-MASQ`,
-    `-A ${sep} -m comment --comment "ns/web:http" -m tcp -p tcp -j DNAT --to-destination 10.244.1.5:8080`,
+    `-A ${sep} -m comment --comment "ns/web:http" -p tcp -j DNAT --to-destination 10.244.1.5:8080`,
   ]);
   assert.equal(nat(r, serviceChains(sp).svc).at(-1), `-A ${serviceChains(sp).svc} -m comment --comment "ns/web:http -> 10.244.1.5:8080" -j ${sep}`);
 });
@@ -75,11 +90,11 @@ test('ClientIP affinity: recent-list lookups first, the list is named after KUBE
   const r = servicePortRules({ port: sp, endpoints: [local, remote] }, OPTS);
   assert.deepEqual(nat(r, svc).slice(1), [
     `-A ${svc} -m comment --comment "ns/web:http -> 10.244.1.5:8080" -m recent --name ${sl} --rcheck --seconds 60 --reap -j ${sl}`,
-    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.5:8080" -m recent --name ${sr} --update --seconds 60 --reap -m tcp -p tcp -j DNAT --to-destination 10.244.2.5:8080`,
+    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.5:8080" -m recent --name ${sr} --update --seconds 60 --reap -p tcp -j DNAT --to-destination 10.244.2.5:8080`,
     `-A ${svc} -m comment --comment "ns/web:http -> 10.244.1.5:8080" -m statistic --mode random --probability 0.5000000000 -j ${sl}`,
-    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.5:8080" -m recent --name ${sr} --set -m tcp -p tcp -j DNAT --to-destination 10.244.2.5:8080`,
+    `-A ${svc} -m comment --comment "ns/web:http -> 10.244.2.5:8080" -m recent --name ${sr} --set -p tcp -j DNAT --to-destination 10.244.2.5:8080`,
   ]);
-  assert.match(nat(r, sl)[1]!, new RegExp(`-m recent --name ${sl} --set -m tcp -p tcp -j DNAT`));
+  assert.match(nat(r, sl)[1]!, new RegExp(`-m recent --name ${sl} --set -p tcp -j DNAT`));
 });
 
 test('no endpoints: the jump stays, its chain is empty, the filter table rejects', () => {
@@ -186,6 +201,6 @@ test('IPv6 rules use /128 host masks and bracketed DNAT targets', () => {
   const r = servicePortRules({ port: sp, endpoints: [e] }, { family: 6 });
   assert.deepEqual(nat(r, endpointChain(sp, e)), [
     `-A ${endpointChain(sp, e)} -m comment --comment "ns/web" -s fd00:1::5/128 -j KUBE-MARK-MASQ`,
-    `-A ${endpointChain(sp, e)} -m comment --comment "ns/web" -m tcp -p tcp -j DNAT --to-destination [fd00:1::5]:8080`,
+    `-A ${endpointChain(sp, e)} -m comment --comment "ns/web" -p tcp -j DNAT --to-destination [fd00:1::5]:8080`,
   ]);
 });
