@@ -78,13 +78,15 @@ writeFileSync(`${out}/kna`, `#!/bin/sh
 #                            as long (0.4 s more, beside iptables-restore's 7-8 s).
 #   --max-semi-space-size=1  a 1 MiB young generation (~30 MB less RSS).
 #   --expose-gc              for the heap trim after bursts (agent/util/heap-trim.ts).
+#   --disable-warning=DEP0005  spdy-transport's buffer helpers (kna exec) still call
+#                            Buffer(); users would see Node's deprecation warning.
 #   MALLOC_ARENA_MAX=2       glibc makes up to 8 malloc arenas per core for the
 #                            threads; each keeps freed memory (~4 MB less RSS).
 # KNA_NODE_FLAGS adds or overrides node flags, e.g. --no-jitless on a node with
 # thousands of Services.
 export MALLOC_ARENA_MAX="\${MALLOC_ARENA_MAX:-2}"
 # shellcheck disable=SC2086 # KNA_NODE_FLAGS holds several flags
-exec ${JSON.stringify(process.execPath)} --max-semi-space-size=1 --jitless --expose-gc \${KNA_NODE_FLAGS:-} "$(dirname "$(readlink -f "$0")")/agent/kna.cjs" "$@"
+exec ${JSON.stringify(process.execPath)} --max-semi-space-size=1 --jitless --expose-gc --disable-warning=DEP0005 \${KNA_NODE_FLAGS:-} "$(dirname "$(readlink -f "$0")")/agent/kna.cjs" "$@"
 `, { mode: 0o755 });
 const old = `dist.old-${process.pid}`;
 if (existsSync('dist')) renameSync('dist', old);

@@ -1,7 +1,8 @@
 // `kna exec`: asks the agent for a CRI streaming URL, then speaks the Kubernetes
-// remote-command WebSocket protocol (v4.channel.k8s.io) to containerd's streaming server.
-import WebSocket from 'ws';
+// remote-command protocol over SPDY/3.1 to containerd's streaming server
+// (remote-command.ts), as kubectl does to a kubelet: stdin's end reaches the command.
 import { callAgent, expectOk, podRef, readAll } from './local-client.js';
+import { openRemoteCommand } from './remote-command.js';
 
 export interface ExecOptions {
   container?: string;
@@ -11,10 +12,9 @@ export interface ExecOptions {
   rootDir: string;
 }
 
-const STDIN = 0, STDOUT = 1, STDERR = 2, ERROR = 3, RESIZE = 4;
-
-/** Exit code from the v4 status object on channel 3. */
+/** Exit code from the status object the server writes on the error stream ('' = success). */
 export function exitCodeFromStatus(text: string): number {
+  if (text === '') return 0;
   try {
     const st = JSON.parse(text) as { status?: string; reason?: string; details?: { causes?: { reason?: string; message?: string }[] } };
     if (st.status === 'Success') return 0;
@@ -29,40 +29,40 @@ export function exitCodeFromStatus(text: string): number {
 
 export async function exec(pod: string, command: string[], o: ExecOptions): Promise<number> {
   const { ns, name } = podRef(pod, o.namespace);
+  const stdin = o.stdin ?? false;
+  const tty = o.tty ?? false;
   const q = new URLSearchParams();
   for (const c of command) q.append('command', c);
-  if (o.stdin) q.set('stdin', 'true');
-  if (o.tty) q.set('tty', 'true');
+  if (stdin) q.set('stdin', 'true');
+  if (tty) q.set('tty', 'true');
   const path = ['exec', ns, name, ...(o.container ? [o.container] : [])].map(encodeURIComponent).join('/');
   const { url } = JSON.parse(await readAll(await expectOk(await callAgent(o.rootDir, 'POST', `/${path}?${q}`)))) as { url: string };
-  const ws = new WebSocket(url.replace(/^http/, 'ws'), ['v4.channel.k8s.io']);
-  return await new Promise<number>((resolve, reject) => {
-    let code = 0;
-    ws.on('open', () => {
-      if (o.tty && process.stdout.isTTY) {
-        const resize = () => ws.send(Buffer.concat([Buffer.from([RESIZE]), Buffer.from(JSON.stringify({ Width: process.stdout.columns, Height: process.stdout.rows }))]));
-        resize();
-        process.stdout.on('resize', resize);
-      }
-      if (o.stdin) {
-        if (o.tty && process.stdin.isTTY) process.stdin.setRawMode(true);
-        process.stdin.on('data', (d: Buffer) => ws.send(Buffer.concat([Buffer.from([STDIN]), d])));
-      }
-    });
-    ws.on('message', (data: Buffer) => {
-      if (data.length === 0) return;
-      const body = data.subarray(1);
-      if (data[0] === STDOUT) process.stdout.write(body);
-      else if (data[0] === STDERR) process.stderr.write(body);
-      else if (data[0] === ERROR && body.length) code = exitCodeFromStatus(body.toString());
-    });
-    ws.on('close', () => {
-      if (o.stdin) {
-        if (o.tty && process.stdin.isTTY) process.stdin.setRawMode(false);
-        process.stdin.pause();
-      }
-      resolve(code);
-    });
-    ws.on('error', (err) => reject(new Error(`exec stream to ${url}: ${err.message}`)));
-  });
+
+  const session = await openRemoteCommand(url, { stdin, stdout: true, stderr: true, tty });
+  const { streams } = session;
+  // Written as it comes, without back-pressure: the server does no flow control anyway,
+  // and a stream still holding data when the server hangs up would lose it.
+  streams.stdout?.on('data', (d: Buffer) => process.stdout.write(d));
+  streams.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
+  const rawTerminal = stdin && tty && process.stdin.isTTY;
+  const resize = (): void => { streams.resize?.write(`${JSON.stringify({ Width: process.stdout.columns, Height: process.stdout.rows })}\n`); };
+  if (streams.resize && process.stdout.isTTY) {
+    resize();
+    process.stdout.on('resize', resize);
+  }
+  if (streams.stdin) {
+    if (rawTerminal) process.stdin.setRawMode(true);
+    // Our stdin's end ends the command's (pipe ends the SPDY stream: a FIN).
+    process.stdin.pipe(streams.stdin);
+  }
+  try {
+    return exitCodeFromStatus(await session.done);
+  } finally {
+    process.stdout.off('resize', resize);
+    if (streams.stdin) {
+      process.stdin.unpipe(streams.stdin);
+      if (rawTerminal) process.stdin.setRawMode(false);
+      process.stdin.pause();
+    }
+  }
 }

@@ -2,12 +2,13 @@
 // serving certificate comes from a kubelet-serving CSR; anonymous callers get 401,
 // authenticated but unauthorized ones 403; an authorized user (bearer token through
 // TokenReview, or a client certificate of the cluster CA) lists pods, reads logs,
-// execs over WebSocket and port-forwards a TCP exchange into the pod.
+// execs over WebSocket and SPDY and port-forwards a TCP exchange into the pod.
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
+import { openRemoteCommand, StreamUpgradeError } from '../../agent/cli/remote-command.js';
 import { resourcePath, type ApiClient, type KubeObject } from '../../agent/apiserver/client.js';
 import { CertificateAuthority } from '../apiserver/ca.js';
 import { TestApiServer } from '../apiserver/server.js';
@@ -214,21 +215,29 @@ test('port-forward over WebSocket relays a TCP exchange to the pod', async () =>
   assert.equal(echoed, 'ping-kna-t\n');
 });
 
-test('attach over WebSocket and an SPDY/3.1 exec handshake reach the runtime through the same proxy', async () => {
+test('attach over WebSocket, and an exec over SPDY/3.1 with stdin and its end, reach the runtime through the same proxy', async () => {
   const attach = openWs(`/attach/default/${POD}/c?stdout=1`, 'v4.channel.k8s.io');
   await new Promise<void>((resolve, reject) => { attach.on('open', () => resolve()); attach.on('error', reject); });
   assert.equal(attach.protocol, 'v4.channel.k8s.io');
   attach.close();
-  // kube-apiserver talks SPDY to kubelets (it translates kubectl's WebSocket): the runtime must answer the upgrade.
-  const head = await new Promise<{ status: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, method: 'POST', path: `/exec/default/${POD}/c?command=true&stdout=1`, ca: server.ca.certPem,
-      headers: { authorization: `Bearer ${ALICE}`, connection: 'Upgrade', upgrade: 'SPDY/3.1', 'x-stream-protocol-version': 'v4.channel.k8s.io' },
-    });
-    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode ?? 0, headers: res.headers }); });
-    req.on('response', (res) => { res.resume(); resolve({ status: res.statusCode ?? 0, headers: res.headers }); });
-    req.on('error', reject).end();
+  // kube-apiserver talks SPDY to kubelets (it translates kubectl's WebSocket): a whole
+  // session, the way it runs one, through the kubelet API's proxy to the runtime.
+  const q = new URLSearchParams();
+  for (const c of ['sh', '-c', 'cat; echo err >&2; exit 3']) q.append('command', c);
+  for (const k of ['stdin', 'stdout', 'stderr']) q.set(k, 'true');
+  const session = await openRemoteCommand(`https://127.0.0.1:${port}/exec/default/${POD}/c?${q}`, {
+    stdin: true, stdout: true, stderr: true, tty: false, tls: { ca: server.ca.certPem }, headers: { authorization: `Bearer ${ALICE}` },
   });
-  assert.equal(head.status, 101);
-  assert.equal(head.headers['x-stream-protocol-version'], 'v4.channel.k8s.io');
+  const got = { stdout: '', stderr: '' };
+  session.streams.stdout!.setEncoding('utf8').on('data', (d: string) => { got.stdout += d; });
+  session.streams.stderr!.setEncoding('utf8').on('data', (d: string) => { got.stderr += d; });
+  session.streams.stdin!.end('ping-kna-t\n');
+  const status = JSON.parse(await session.done) as { reason: string; details: { causes: { reason: string; message: string }[] } };
+  assert.deepEqual(got, { stdout: 'ping-kna-t\n', stderr: 'err\n' });
+  assert.equal(status.reason, 'NonZeroExitCode');
+  assert.equal(status.details.causes.find((c) => c.reason === 'ExitCode')?.message, '3');
+  // Without permission the upgrade is refused, with the reason.
+  await assert.rejects(openRemoteCommand(`https://127.0.0.1:${port}/exec/default/${POD}/c?${q}`, {
+    stdin: true, stdout: true, stderr: true, tty: false, tls: { ca: server.ca.certPem }, headers: { authorization: `Bearer ${BOB}` },
+  }), (err: unknown) => err instanceof StreamUpgradeError && err.status === 403);
 });

@@ -58,8 +58,12 @@ spec:
   assert.equal(String(r.stdout).trim(), 'hello from web in default');
   const bad = await node.agent.kna(['exec', 'web', '--', 'sh', '-c', 'exit 3'], { reject: false });
   assert.equal(bad.exitCode, 3);
-  const piped = await node.agent.kna(['exec', '-i', 'web', '-c', 'httpd', '--', 'head', '-c', '5'], { input: 'hello world' });
-  assert.equal(String(piped.stdout), 'hello', 'stdin reaches the command');
+  // stdin reaches the command, and so does its end: `sh` reads to EOF, then answers.
+  const input = `${'x'.repeat(200_000)}\nlast line\n`;
+  const piped = await node.agent.kna(['exec', '-i', 'web', '-c', 'httpd', '--', 'sh', '-c', 'wc -c; echo done >&2; exit 4'], { input, reject: false });
+  assert.deepEqual([String(piped.stdout).trim(), String(piped.stderr), piped.exitCode], [String(input.length), 'done', 4]);
+  const echoed = await node.agent.kna(['exec', '-i', 'web', '--', 'cat'], { input: 'one\ntwo\n' });
+  assert.equal(String(echoed.stdout), 'one\ntwo', 'execa drops the last newline');
 
   const logs = await node.agent.kna(['logs', 'web', '-c', 'httpd']);
   assert.match(String(logs.stdout), /^serving$/m);
