@@ -110,7 +110,7 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
   const objects = new ApiObjectCache({ client: cp.client, ttlMs: () => objectTTLFromNode(self.store.get(o.cfg.nodeName)) ?? DEFAULT_OBJECT_TTL_MS, log: o.log });
   const tokens = new ServiceAccountTokens({ client: cp.client, log: o.log });
   // kubelet names a static pod <name>-<node>, its mirror's name: its Events carry that name and the static pod's own UID.
-  const staticUids = new Set<string>();
+  let staticUids = new Set<string>();
   const events = new ApiEvents({
     client: cp.client, nodeName: o.cfg.nodeName, registry: o.registry, log: o.log,
     objectName: (p) => (staticUids.has(p.metadata.uid) ? mirrorPodName(p.metadata.name, o.cfg.nodeName) : p.metadata.name),
@@ -144,7 +144,10 @@ export async function connectCluster(o: ClusterOptions): Promise<ClusterLink> {
   o.log.info({ server: cp.client.server, node: o.cfg.nodeName }, 'connected to the control plane');
   return {
     setStaticPods: (p) => {
-      for (const sp of p) staticUids.add(sp.metadata.uid);
+      // The static pods now, and older versions still running (terminating): not every
+      // UID ever seen.
+      const running = (o.manager.listPods() as Pod[]).filter((x) => !isApiPod(x));
+      staticUids = new Set([...p, ...running].map((x) => x.metadata.uid));
       pods.setStaticPods(p);
       mirrors.setStaticPods(p);
     },

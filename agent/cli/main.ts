@@ -126,6 +126,21 @@ program
   });
 
 program
+  .command('port-forward')
+  .description('Forward local ports to ports of a pod on this node (LOCAL:REMOTE, REMOTE, or :REMOTE for any free local port).')
+  .argument('<pod>', 'pod name, or NAMESPACE/NAME')
+  .argument('<ports...>', 'ports to forward')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('--address <ip>', 'local address to listen on', '127.0.0.1')
+  .addOption(rootDirOption())
+  .action(async (pod: string, ports: string[], opts) => {
+    const { portForward } = await import('./port-forward.js');
+    const reason = await portForward(pod, ports, opts);
+    process.stderr.write(`kna port-forward: ${reason}\n`);
+    process.exitCode = 1;
+  });
+
+program
   .command('explain')
   .description('Explain how the agent handles an object.')
   .command('service')

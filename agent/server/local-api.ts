@@ -1,5 +1,5 @@
 // The agent's local API: HTTP over a root-only unix socket under the root dir, used by
-// `kna get/logs/exec`. Paths follow the kubelet API (/pods, /containerLogs/NS/POD/C)
+// `kna get/logs/exec/port-forward`. Paths follow the kubelet API (/pods, /containerLogs/NS/POD/C)
 // so the kubelet HTTPS API (kubelet-api.ts) serves the same handlers.
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,8 +12,10 @@ export interface NodeApi {
   listPods(): unknown[];
   /** Streams a container's log; rejects with NotFoundError when there is no such pod/container. */
   containerLogs(ns: string, pod: string, container: string | undefined, opts: LogQuery, write: (s: string) => void, signal: AbortSignal): Promise<void>;
-  /** A CRI streaming URL (WebSocket, v4.channel.k8s.io) for an exec in the container. */
+  /** A CRI streaming URL (SPDY or WebSocket, v4.channel.k8s.io) for an exec in the container. */
   execUrl(ns: string, pod: string, container: string | undefined, cmd: string[], opts: { stdin: boolean; tty: boolean }): Promise<string>;
+  /** A CRI streaming URL for port-forwarding into the pod's network namespace. */
+  portForwardUrl(ns: string, pod: string, ports: number[]): Promise<string>;
 }
 
 /** What other parts offer: the proxy explains a Service's rules. */
@@ -69,6 +71,14 @@ export async function handleNodeApi(api: NodeApi, extra: ExtraApi, req: Incoming
       const cmd = q.getAll('command');
       if (cmd.length === 0) throw new BadRequest('command is required');
       const target = await api.execUrl(parts[1]!, parts[2]!, parts[3], cmd, { stdin: bool(q.get('stdin')), tty: bool(q.get('tty')) });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ url: target }));
+      return;
+    }
+    if (req.method === 'POST' && parts[0] === 'portForward' && parts.length === 3) {
+      const ports = q.getAll('port').map(Number);
+      if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new BadRequest('port: one or more ports from 1 to 65535 are required');
+      const target = await api.portForwardUrl(parts[1]!, parts[2]!, ports);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ url: target }));
       return;

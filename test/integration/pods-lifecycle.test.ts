@@ -65,6 +65,27 @@ spec:
   const echoed = await node.agent.kna(['exec', '-i', 'web', '--', 'cat'], { input: 'one\ntwo\n' });
   assert.equal(String(echoed.stdout), 'one\ntwo', 'execa drops the last newline');
 
+  // port-forward: local ports carry connections to the pod's ports, several at once; a
+  // port nothing listens on gets its connection closed and the reason printed.
+  const pf = node.agent.kna(['port-forward', 'web', ':8080', ':9999'], { reject: false });
+  let pfOut = '';
+  const ports = await new Promise<number[]>((resolve, reject) => {
+    pf.stdout!.on('data', (d: Buffer) => {
+      pfOut += d;
+      const m = [...pfOut.matchAll(/^Forwarding from 127\.0\.0\.1:(\d+) -> (8080|9999)$/gm)].map((x) => Number(x[1]));
+      if (m.length === 2) resolve(m);
+    });
+    void pf.then((r) => reject(new Error(`kna port-forward ended (${r.exitCode}): ${pfOut} ${String(r.stderr)}`)));
+  });
+  try {
+    const page = (): Promise<string> => fetch(`http://127.0.0.1:${ports[0]!}/`).then((r) => r.text());
+    assert.deepEqual(await Promise.all([page(), page(), page()]), Array(3).fill('hello from web in default\n'));
+    await assert.rejects(fetch(`http://127.0.0.1:${ports[1]!}/`));
+  } finally {
+    pf.kill();
+  }
+  assert.match(String((await pf).stderr), /an error occurred forwarding 9999: /);
+
   const logs = await node.agent.kna(['logs', 'web', '-c', 'httpd']);
   assert.match(String(logs.stdout), /^serving$/m);
   const table = await node.agent.kna(['get', 'pods', '-o', 'wide']);
