@@ -8,6 +8,7 @@ import type { Pod, PodPhase, PodStatus } from './api-types.js';
 import { isApiPod } from './api-pod.js';
 import { qosClass } from './qos.js';
 import { Quantity } from './quantity.js';
+import { isExtendedResource } from './resource-names.js';
 import { rfc3339 } from './status.js';
 
 export interface NodeTaint {
@@ -21,7 +22,7 @@ export interface AdmissionNode {
   name: string;
   labels: Readonly<Record<string, string>>;
   taints: readonly NodeTaint[];
-  /** status.allocatable: cpu, memory, ephemeral-storage, pods */
+  /** status.allocatable: cpu, memory, ephemeral-storage, pods, hugepages-*, extended resources */
   allocatable: Readonly<Record<string, string>>;
 }
 
@@ -34,11 +35,16 @@ export interface AdmittedPod {
 }
 
 const RESOURCES = ['cpu', 'memory', 'ephemeral-storage'] as const;
-type Resource = (typeof RESOURCES)[number];
-type Requests = Record<Resource, number>;
+/**
+ * Requests per resource name: the three above always, and the scalar resources the pod
+ * names (hugepages-*, extended resources such as example.com/gpu). cpu in millicores,
+ * the rest in bytes or units, as the scheduler counts them.
+ */
+type Requests = Readonly<Record<string, number>>;
 
-/** cpu in millicores, memory and ephemeral-storage in bytes, as the scheduler counts them. */
-const amount = (r: Resource, q: string | number): number => (r === 'cpu' ? Quantity.parse(q).milliValue() : Quantity.parse(q).value());
+const amount = (r: string, q: string | number): number => (r === 'cpu' ? Quantity.parse(q).milliValue() : Quantity.parse(q).value());
+
+const isScalarResource = (name: string): boolean => name.startsWith('hugepages-') || isExtendedResource(name);
 
 interface ResourcesOf {
   resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> } | undefined;
@@ -46,8 +52,10 @@ interface ResourcesOf {
 }
 
 function containerRequests(c: ResourcesOf): Requests {
-  const out: Requests = { cpu: 0, memory: 0, 'ephemeral-storage': 0 };
-  for (const r of RESOURCES) {
+  const out: Record<string, number> = { cpu: 0, memory: 0, 'ephemeral-storage': 0 };
+  const names = new Set([...Object.keys(c.resources?.requests ?? {}), ...Object.keys(c.resources?.limits ?? {})]);
+  for (const r of names) {
+    if (!(RESOURCES as readonly string[]).includes(r) && !isScalarResource(r)) continue;
     // The API server defaults a missing request to the limit (static pods are defaulted the same way).
     const q = c.resources?.requests?.[r] ?? c.resources?.limits?.[r];
     if (q !== undefined) out[r] = amount(r, q);
@@ -55,8 +63,13 @@ function containerRequests(c: ResourcesOf): Requests {
   return out;
 }
 
-const add = (a: Requests, b: Requests): Requests => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory, 'ephemeral-storage': a['ephemeral-storage'] + b['ephemeral-storage'] });
-const max = (a: Requests, b: Requests): Requests => ({ cpu: Math.max(a.cpu, b.cpu), memory: Math.max(a.memory, b.memory), 'ephemeral-storage': Math.max(a['ephemeral-storage'], b['ephemeral-storage']) });
+const combine = (f: (x: number, y: number) => number) => (a: Requests, b: Requests): Requests => {
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = f(out[k] ?? 0, v);
+  return out;
+};
+const add = combine((x, y) => x + y);
+const max = combine(Math.max);
 const ZERO: Requests = { cpu: 0, memory: 0, 'ephemeral-storage': 0 };
 
 /**
@@ -191,7 +204,7 @@ export function untoleratedNoExecute(tolerations: unknown, taints: readonly Node
 // ------------------------------------------------------------------ the decision
 
 const predicate = (name: string, desc: string): AdmitResult => ({ admit: false, reason: name, message: `Predicate ${name} failed: ${desc}` });
-const allocatable = (node: AdmissionNode, r: Resource | 'pods'): number => {
+const allocatable = (node: AdmissionNode, r: string): number => {
   const v = node.allocatable[r];
   if (v === undefined) return 0;
   return r === 'pods' ? Quantity.parse(v).value() : amount(r, v);
@@ -200,7 +213,7 @@ const allocatable = (node: AdmissionNode, r: Resource | 'pods'): number => {
 /**
  * Whether `pod` may run next to `others` (the pods admitted before; terminal ones are
  * skipped). The first failure wins, in kubelet's order: OS, resources (pods count, cpu,
- * memory, ephemeral-storage), node affinity, node name, host ports, NoExecute taints
+ * memory, ephemeral-storage, then hugepages and extended resources), node affinity, node name, host ports, NoExecute taints
  * (not for static pods).
  */
 export function admitPod(pod: Pod, others: readonly AdmittedPod[], node: AdmissionNode): AdmitResult {
@@ -217,11 +230,15 @@ export function admitPod(pod: Pod, others: readonly AdmittedPod[], node: Admissi
   const allowedPods = allocatable(node, 'pods');
   if (active.length + 1 > allowedPods) return insufficient('pods', 1, active.length, allowedPods);
   const want = podRequests(pod.spec);
-  if (RESOURCES.some((r) => want[r] > 0)) {
+  // An extended resource the node does not offer at all is left out, as kubelet's
+  // removeMissingExtendedResources does: it may be a cluster-level resource.
+  const checked = [...RESOURCES, ...Object.keys(want).filter(isScalarResource).sort()]
+    .filter((r) => (want[r] ?? 0) > 0 && !(isExtendedResource(r) && node.allocatable[r] === undefined));
+  if (checked.length > 0) {
     const used = active.map((p) => podRequests(p.spec)).reduce(add, ZERO);
-    for (const r of RESOURCES) {
+    for (const r of checked) {
       const cap = allocatable(node, r);
-      if (want[r] > 0 && want[r] > cap - used[r]) return insufficient(r, want[r], used[r], cap);
+      if (want[r]! > cap - (used[r] ?? 0)) return insufficient(r, want[r]!, used[r] ?? 0, cap);
     }
   }
 

@@ -35,6 +35,21 @@ test('resources: the first that does not fit, with kubelet\'s reason and message
   assert.deepEqual(admitPod(pod({}), admitted(pod({ containers: [withRequests({ cpu: '4' })] }, 'full')), node), { admit: true });
 });
 
+test('hugepages and extended resources: checked against allocatable; an extended resource the node does not offer is left out, as kubelet does', () => {
+  const gpuNode = { ...node, allocatable: { ...node.allocatable, 'hugepages-2Mi': '0', 'example.com/gpu': '2' } };
+  const gpus = (n: string, name = 'web') => pod({ containers: [c('app', { resources: { limits: { 'example.com/gpu': n } } })] }, name);
+  assert.deepEqual(podRequests(gpus('1').spec), { cpu: 0, memory: 0, 'ephemeral-storage': 0, 'example.com/gpu': 1 });
+  assert.deepEqual(admitPod(gpus('2'), [], gpuNode), { admit: true });
+  assert.equal(rejected(admitPod(gpus('1'), admitted(gpus('2', 'a')), gpuNode)),
+    "OutOfexample.com/gpu: Node didn't have enough resource: example.com/gpu, requested: 1, used: 2, capacity: 2");
+  // kubelet's removeMissingExtendedResources: maybe a cluster-level resource, not this node's to refuse.
+  assert.deepEqual(admitPod(gpus('1'), [], node), { admit: true });
+  assert.equal(rejected(admitPod(pod({ containers: [c('app', { resources: { limits: { 'hugepages-2Mi': '4Mi', memory: '10Mi' } } })] }), [], gpuNode)),
+    `OutOfhugepages-2Mi: Node didn't have enough resource: hugepages-2Mi, requested: ${4 * 2 ** 20}, used: 0, capacity: 0`);
+  // Names outside the scalar kinds (a typo without a domain is refused by validation) are not counted.
+  assert.deepEqual(Object.keys(podRequests(pod({ containers: [withRequests({ 'kubernetes.io/foo': '1' })] }).spec)), ['cpu', 'memory', 'ephemeral-storage']);
+});
+
 test('the pod count: admitted pods count, terminated ones do not', () => {
   const small = { ...node, allocatable: { ...node.allocatable, pods: '2' } };
   const two = admitted(pod({}, 'a'), pod({}, 'b'));

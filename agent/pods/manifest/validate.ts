@@ -5,6 +5,7 @@
 import type { ConfigMap, Container, LifecycleHandler, ObjectMeta, Pod, Probe, ResourceFieldSelector, Volume } from '../api-types.js';
 import { VOLUME_SOURCES } from '../api-types.js';
 import { Quantity, QuantityError, QUANTITY_FORMAT_MESSAGE } from '../quantity.js';
+import { isExtendedResource } from '../resource-names.js';
 import {
   child, duplicate, FieldError, forbidden, index, invalid, key, notFound, notSupported, required,
 } from './field-errors.js';
@@ -497,12 +498,6 @@ function validateResources(c: Container, p: string): Errs {
 }
 
 /** "example.com/gpu": a resource outside the kubernetes.io domain. */
-function isExtendedResource(name: string): boolean {
-  const slash = name.indexOf('/');
-  if (slash < 0) return false;
-  const domain = name.slice(0, slash);
-  return domain !== 'kubernetes.io' && !domain.endsWith('.kubernetes.io');
-}
 
 function validateSecurityContext(c: Container, p: string): Errs {
   const sc = c.securityContext;
