@@ -1,7 +1,7 @@
 // `kna exec`: asks the agent for a CRI streaming URL, then speaks the Kubernetes
 // remote-command protocol over SPDY/3.1 to containerd's streaming server
 // (remote-command.ts), as kubectl does to a kubelet: stdin's end reaches the command.
-import { callAgent, expectOk, podRef, readAll } from './local-client.js';
+import { podRef, streamingUrl } from './local-client.js';
 import { openRemoteCommand } from './remote-command.js';
 
 export interface ExecOptions {
@@ -36,7 +36,7 @@ export async function exec(pod: string, command: string[], o: ExecOptions): Prom
   if (stdin) q.set('stdin', 'true');
   if (tty) q.set('tty', 'true');
   const path = ['exec', ns, name, ...(o.container ? [o.container] : [])].map(encodeURIComponent).join('/');
-  const { url } = JSON.parse(await readAll(await expectOk(await callAgent(o.rootDir, 'POST', `/${path}?${q}`)))) as { url: string };
+  const url = await streamingUrl(o.rootDir, `/${path}?${q}`);
 
   const session = await openRemoteCommand(url, { stdin, stdout: true, stderr: true, tty });
   const { streams } = session;

@@ -31,6 +31,11 @@ export async function expectOk(res: IncomingMessage): Promise<IncomingMessage> {
   return res;
 }
 
+/** POSTs `path` (exec, portForward...) and returns the CRI streaming URL the agent answers with. */
+export async function streamingUrl(rootDir: string, path: string): Promise<string> {
+  return (JSON.parse(await readAll(await expectOk(await callAgent(rootDir, 'POST', path)))) as { url: string }).url;
+}
+
 /** "ns/name" or "name" with -n. */
 export function podRef(arg: string, namespace = 'default'): { ns: string; name: string } {
   const i = arg.indexOf('/');

@@ -4,7 +4,7 @@
 // connection an error stream and a data stream naming the port and a request id.
 import { createServer, type Server, type Socket } from 'node:net';
 import { ConfigError } from '../util/errors.js';
-import { callAgent, expectOk, podRef, readAll } from './local-client.js';
+import { podRef, streamingUrl } from './local-client.js';
 import { connectSpdy, type SpdySession } from './spdy.js';
 
 export interface PortForwardOptions {
@@ -39,7 +39,7 @@ export async function portForward(pod: string, specs: string[], o: PortForwardOp
   const q = new URLSearchParams();
   for (const p of pairs) q.append('port', String(p.remote));
   const path = ['portForward', ns, name].map(encodeURIComponent).join('/');
-  const { url } = JSON.parse(await readAll(await expectOk(await callAgent(o.rootDir, 'POST', `/${path}?${q}`)))) as { url: string };
+  const url = await streamingUrl(o.rootDir, `/${path}?${q}`);
   const session = await connectSpdy(url, 'portforward.k8s.io');
   const servers: Server[] = [];
   try {
